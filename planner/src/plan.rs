@@ -1,0 +1,185 @@
+//! Solving a whole problem: reductions, a method per group, and the plan's numbers.
+
+use crate::group::{self, Group};
+use crate::precedence::Precedence;
+use crate::problem::{Problem, ProblemError, StepId, Target};
+use crate::trie::cost_of;
+use crate::{exact, greedy};
+
+/// How to plan each group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Method {
+    /// The exact DP where it fits in the effort budget, else the best heuristic.
+    Auto,
+    /// The exact DP; an error for a group it cannot take within the effort budget.
+    Exact,
+    /// The most-time greedy.
+    Greedy,
+}
+
+impl Method {
+    /// The name users type and see.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Exact => "exact",
+            Method::Greedy => "greedy",
+        }
+    }
+}
+
+/// Planner settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Method for every group.
+    pub method: Method,
+    /// Work budget per group, in DP split evaluations (the exact DP on n items costs ≈ 3ⁿ/2).
+    pub effort: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        // 20 items: ≈ 1.7e9 evaluations, a few seconds on one core.
+        Self {
+            method: Method::Auto,
+            effort: 2.0e9,
+        }
+    }
+}
+
+/// What happened to one group of targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupReport {
+    /// The base the group builds on.
+    pub base: String,
+    /// Problem target indexes in the group, increasing.
+    pub targets: Vec<usize>,
+    /// The method that produced its orders.
+    pub method: Method,
+    /// Whether its orders are proven optimal.
+    pub optimal: bool,
+    /// The cost of its trie.
+    pub cost: f64,
+    /// A lower bound on any plan's cost for the group.
+    pub lower_bound: f64,
+}
+
+/// The chosen orders and what they cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Per target (problem order): reorderable steps in the chosen order, then the tail.
+    pub orders: Vec<Vec<StepId>>,
+    /// Cost of the trie of `orders`.
+    pub cost: f64,
+    /// Cost of the trie of the orders as listed in the problem.
+    pub as_listed_cost: f64,
+    /// Cost with no sharing at all.
+    pub no_sharing_cost: f64,
+    /// No plan costs less than this.
+    pub lower_bound: f64,
+    /// Whether `cost` is proven to be the least possible.
+    pub optimal: bool,
+    /// One report per independent group.
+    pub groups: Vec<GroupReport>,
+}
+
+/// Plans `problem`.
+///
+/// # Errors
+/// When the problem is malformed (see [`Problem::validate`]) or `Method::Exact` meets a group
+/// larger than the effort budget allows.
+pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError> {
+    problem.validate()?;
+    let prec = Precedence::new(problem.costs.len(), &problem.after);
+    let mut orders: Vec<Vec<StepId>> = vec![Vec::new(); problem.targets.len()];
+    let mut groups = Vec::new();
+    for group in group::split(problem) {
+        let fits = group.items.len() <= exact::MAX_ITEMS
+            && exact::work(group.items.len()) <= options.effort;
+        let (method, item_orders, proven) = match options.method {
+            Method::Greedy => (
+                Method::Greedy,
+                greedy::solve(&group, &prec, &problem.costs),
+                None,
+            ),
+            Method::Exact if !fits => {
+                return Err(ProblemError::TooLarge {
+                    targets: group.targets().len(),
+                    items: group.items.len(),
+                });
+            }
+            Method::Exact | Method::Auto if fits => {
+                let solution = exact::solve(&group, &prec, &problem.costs);
+                (Method::Exact, solution.orders, Some(solution.value))
+            }
+            _ => (
+                Method::Greedy,
+                greedy::solve(&group, &prec, &problem.costs),
+                None,
+            ),
+        };
+        for (item, order) in group.items.iter().zip(&item_orders) {
+            for &t in &item.targets {
+                orders[t] = order
+                    .iter()
+                    .chain(&problem.targets[t].tail)
+                    .copied()
+                    .collect();
+            }
+        }
+        groups.push(report(problem, &group, method, proven, &orders));
+    }
+    let cost = cost_of(problem, &orders);
+    let listed: Vec<Vec<StepId>> = problem
+        .targets
+        .iter()
+        .map(|t| t.steps.iter().chain(&t.tail).copied().collect())
+        .collect();
+    let mut lower_bound: f64 = groups.iter().map(|g| g.lower_bound).sum();
+    let mut optimal = groups.iter().all(|g| g.optimal);
+    // Tails of different groups can meet in one trie node; then the per-group proofs do not add up.
+    if lower_bound > cost + 1e-9 * cost.abs().max(1.0) {
+        lower_bound = problem.distinct_step_bound();
+        optimal = false;
+    }
+    Ok(Plan {
+        orders,
+        cost,
+        as_listed_cost: cost_of(problem, &listed),
+        no_sharing_cost: problem.no_sharing_cost(),
+        lower_bound: lower_bound.max(problem.distinct_step_bound()).min(cost),
+        optimal,
+        groups,
+    })
+}
+
+fn report(
+    problem: &Problem,
+    group: &Group,
+    method: Method,
+    proven: Option<f64>,
+    orders: &[Vec<StepId>],
+) -> GroupReport {
+    let targets = group.targets();
+    let sub = Problem {
+        costs: problem.costs.clone(),
+        targets: targets
+            .iter()
+            .map(|&t| problem.targets[t].clone())
+            .collect::<Vec<Target>>(),
+        after: Vec::new(),
+    };
+    let sub_orders: Vec<Vec<StepId>> = targets.iter().map(|&t| orders[t].clone()).collect();
+    let cost = cost_of(&sub, &sub_orders);
+    let distinct = sub.distinct_step_bound();
+    let lower_bound = proven.map_or(distinct, |v| v.max(distinct));
+    GroupReport {
+        base: group.base.clone(),
+        targets,
+        method,
+        optimal: proven.is_some(),
+        cost,
+        lower_bound,
+    }
+}
