@@ -277,9 +277,9 @@ fn place(
         .filter(|s| !placed.contains(s))
         .collect();
     let block = prec.sort(&block);
-    for k in 0..group.items.len() {
+    for (k, order) in orders.iter_mut().enumerate() {
         if mask & (1 << k) != 0 {
-            orders[k].extend_from_slice(&block);
+            order.extend_from_slice(&block);
         }
     }
     // The first split (in DP order) that reaches the stored optimum.

@@ -1,0 +1,217 @@
+//! Renderings of a plan: a tree for people, JSON for machines.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use dockopt_manifest::Manifest;
+use dockopt_planner::{Plan, Trie};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    cost: f64,
+    as_listed_cost: f64,
+    no_sharing_cost: f64,
+    lower_bound: f64,
+    optimal: bool,
+    /// Steps that really run (trie nodes).
+    steps_run: usize,
+    /// Steps the targets list in all (no sharing).
+    steps_listed: usize,
+    targets: BTreeMap<&'a str, JsonTarget<'a>>,
+    groups: Vec<JsonGroup<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonTarget<'a> {
+    base: &'a str,
+    steps: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct JsonGroup<'a> {
+    base: &'a str,
+    targets: Vec<&'a str>,
+    method: &'static str,
+    optimal: bool,
+    cost: f64,
+    lower_bound: f64,
+}
+
+/// The plan as JSON (one document, a trailing newline).
+pub(crate) fn json(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> String {
+    let trie = Trie::build(&manifest.problem(), &plan.orders);
+    let targets = manifest
+        .targets
+        .iter()
+        .zip(&plan.orders)
+        .filter(|(t, _)| only.is_none_or(|o| o == t.name))
+        .map(|(t, order)| {
+            let steps = order.iter().map(|&s| manifest.steps[s].label()).collect();
+            (
+                t.name.as_str(),
+                JsonTarget {
+                    base: &t.base,
+                    steps,
+                },
+            )
+        })
+        .collect();
+    let groups = plan
+        .groups
+        .iter()
+        .map(|g| JsonGroup {
+            base: &g.base,
+            targets: g
+                .targets
+                .iter()
+                .map(|&t| manifest.targets[t].name.as_str())
+                .collect(),
+            method: g.method.name(),
+            optimal: g.optimal,
+            cost: g.cost,
+            lower_bound: g.lower_bound,
+        })
+        .collect();
+    let doc = JsonPlan {
+        cost: plan.cost,
+        as_listed_cost: plan.as_listed_cost,
+        no_sharing_cost: plan.no_sharing_cost,
+        lower_bound: plan.lower_bound,
+        optimal: plan.optimal,
+        steps_run: trie.step_count(),
+        steps_listed: plan.orders.iter().map(Vec::len).sum(),
+        targets,
+        groups,
+    };
+    let mut out =
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    out.push('\n');
+    out
+}
+
+/// Seconds for people: `20 s`, `1.5 s`, `2 min 05 s`.
+fn seconds(t: f64) -> String {
+    if t >= 120.0 {
+        let whole = t.round() as u64;
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    } else if (t - t.round()).abs() < 1e-9 {
+        format!("{t:.0} s")
+    } else {
+        format!("{t:.1} s")
+    }
+}
+
+fn percent(saved: f64, of: f64) -> String {
+    if of > 0.0 {
+        format!("{:.1} %", 100.0 * saved / of)
+    } else {
+        "0 %".into()
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The plan as a tree per base, then the numbers.
+pub(crate) fn text(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> String {
+    let problem = manifest.problem();
+    let trie = Trie::build(&problem, &plan.orders);
+    let only_index = only.and_then(|o| manifest.targets.iter().position(|t| t.name == o));
+    let mut out = String::new();
+    for root in trie.roots() {
+        let node = &trie.nodes[root];
+        if only_index.is_some_and(|t| !node.targets.contains(&t)) {
+            continue;
+        }
+        let _ = writeln!(out, "{}  ({} targets)", node.base, node.targets.len());
+        draw(manifest, &trie, root, "", only_index, &mut out);
+        out.push('\n');
+    }
+    let cost = plan.cost;
+    let _ = writeln!(
+        out,
+        "predicted build time  {}  ({} steps run for {} listed)",
+        seconds(cost),
+        trie.step_count(),
+        plan.orders.iter().map(Vec::len).sum::<usize>()
+    );
+    let _ = writeln!(
+        out,
+        "as listed             {}  saves {} ({})",
+        seconds(plan.as_listed_cost),
+        seconds(plan.as_listed_cost - cost),
+        percent(plan.as_listed_cost - cost, plan.as_listed_cost)
+    );
+    let _ = writeln!(
+        out,
+        "no sharing            {}  saves {} ({})",
+        seconds(plan.no_sharing_cost),
+        seconds(plan.no_sharing_cost - cost),
+        percent(plan.no_sharing_cost - cost, plan.no_sharing_cost)
+    );
+    let proof = if plan.optimal {
+        "optimal (proven by the exact method)".to_owned()
+    } else {
+        format!(
+            "at most {} above the optimum",
+            percent(cost - plan.lower_bound, plan.lower_bound)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "lower bound           {}  plan is {proof}",
+        seconds(plan.lower_bound)
+    );
+    out
+}
+
+fn draw(
+    manifest: &Manifest,
+    trie: &Trie,
+    at: usize,
+    prefix: &str,
+    only: Option<usize>,
+    out: &mut String,
+) {
+    let children: Vec<usize> = trie.nodes[at]
+        .children
+        .iter()
+        .copied()
+        .filter(|&c| only.is_none_or(|t| trie.nodes[c].targets.contains(&t)))
+        .collect();
+    for (i, &child) in children.iter().enumerate() {
+        let last = i + 1 == children.len();
+        let node = &trie.nodes[child];
+        let Some(step_id) = node.step else { continue };
+        let step = &manifest.steps[step_id];
+        let mut line = format!(
+            "{prefix}{}{}  {}",
+            if last { "└─ " } else { "├─ " },
+            shorten(&step.label(), 60),
+            seconds(step.time)
+        );
+        if node.targets.len() > 1 {
+            let _ = write!(line, "  shared by {}", node.targets.len());
+        }
+        if !node.ends.is_empty() {
+            let names: Vec<&str> = node
+                .ends
+                .iter()
+                .map(|&t| manifest.targets[t].name.as_str())
+                .collect();
+            let _ = write!(line, "  ⇒ {}", names.join(", "));
+        }
+        out.push_str(&line);
+        out.push('\n');
+        let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
+        draw(manifest, trie, child, &deeper, only, out);
+    }
+}

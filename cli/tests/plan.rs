@@ -1,0 +1,252 @@
+//! `dockopt plan` as a user runs it: the binary, real files, exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn example(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(path)
+}
+
+fn dockopt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_plan(path: &str) -> serde_json::Value {
+    let out = dockopt(&["plan", path, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn text_plan_shows_the_tree_and_the_savings() {
+    let path = example("toolbox/variants.yaml");
+    let out = dockopt(&["plan", path.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(
+            "docker.io/library/debian:bookworm  (10 targets)\n└─ update  20 s  shared by 10\n"
+        ),
+        "{text}"
+    );
+    for needle in [
+        "predicted build time",
+        "as listed",
+        "no sharing",
+        "saves",
+        "⇒ ci",
+        "lower bound",
+        "optimal",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn json_has_the_documented_shape_and_valid_orders() {
+    let path = example("toolbox/variants.yaml");
+    let plan = json_plan(path.to_str().expect("utf-8"));
+    for key in ["cost", "as_listed_cost", "no_sharing_cost", "lower_bound"] {
+        assert!(plan[key].is_f64(), "{key}");
+    }
+    assert!(plan["optimal"].is_boolean());
+    let cost = plan["cost"].as_f64().expect("cost");
+    assert!(plan["lower_bound"].as_f64().expect("lb") <= cost);
+    assert!(cost <= plan["as_listed_cost"].as_f64().expect("listed"));
+    assert!(
+        plan["as_listed_cost"].as_f64().expect("listed")
+            <= plan["no_sharing_cost"].as_f64().expect("none")
+    );
+    // Every target's steps are its listed steps, reordered, then `finally` in order.
+    let text = std::fs::read_to_string(&path).expect("example");
+    let manifest = dockopt_manifest::parse("v.yaml", &text, &Default::default()).expect("valid");
+    let targets = plan["targets"].as_object().expect("targets");
+    assert_eq!(targets.len(), manifest.targets.len());
+    for t in &manifest.targets {
+        let got: Vec<&str> = targets[&t.name]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| s.as_str().expect("str"))
+            .collect();
+        assert_eq!(targets[&t.name]["base"], t.base.as_str());
+        let labels = |ids: &[usize]| {
+            ids.iter()
+                .map(|&s| manifest.steps[s].label())
+                .collect::<Vec<_>>()
+        };
+        let mut want = labels(&t.steps);
+        let mut head: Vec<String> = got[..t.steps.len()]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        want.sort();
+        head.sort();
+        assert_eq!(head, want, "{}", t.name);
+        assert_eq!(
+            got[t.steps.len()..].to_vec(),
+            labels(&t.finally),
+            "{}",
+            t.name
+        );
+        // `update` (which every other apt step waits for) comes first.
+        assert_eq!(got[0], "update", "{}", t.name);
+    }
+}
+
+#[test]
+fn same_manifest_same_bytes_whatever_the_key_order() {
+    let path = example("python-matrix/variants.yaml");
+    let first = dockopt(&["plan", path.to_str().expect("utf-8"), "--format", "json"]);
+    let again = dockopt(&["plan", path.to_str().expect("utf-8"), "--format", "json"]);
+    assert_eq!(first.stdout, again.stdout);
+    // The same manifest with its targets and steps listed in reverse.
+    let text = std::fs::read_to_string(&path).expect("example");
+    let mut head = Vec::new();
+    let mut steps = Vec::new();
+    let mut targets = Vec::new();
+    let mut section = 0;
+    for line in text.lines() {
+        match line {
+            "steps:" => section = 1,
+            "targets:" => section = 2,
+            _ => {}
+        }
+        match (section, line.starts_with("  ")) {
+            (1, true) => steps.push(line),
+            (2, true) => targets.push(line),
+            _ => head.push(line),
+        }
+    }
+    steps.reverse();
+    targets.reverse();
+    let mut reordered = String::new();
+    for line in head.iter().take_while(|l| **l != "steps:") {
+        reordered.push_str(line);
+        reordered.push('\n');
+    }
+    reordered.push_str("steps:\n");
+    for l in &steps {
+        reordered.push_str(l);
+        reordered.push('\n');
+    }
+    reordered.push_str("targets:\n");
+    for l in &targets {
+        reordered.push_str(l);
+        reordered.push('\n');
+    }
+    let dir = std::env::temp_dir().join(format!("dockopt-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let other = dir.join("variants.yaml");
+    std::fs::write(&other, reordered).expect("write");
+    let swapped = dockopt(&["plan", other.to_str().expect("utf-8"), "--format", "json"]);
+    assert!(swapped.status.success(), "{}", stderr(&swapped));
+    let a: serde_json::Value = serde_json::from_slice(&first.stdout).expect("json");
+    let b: serde_json::Value = serde_json::from_slice(&swapped.stdout).expect("json");
+    assert_eq!(a["targets"], b["targets"]);
+    assert_eq!(a["cost"], b["cost"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn build_args_and_target_selection() {
+    let path = example("toolbox/variants.yaml");
+    let p = path.to_str().expect("utf-8");
+    let out = dockopt(&[
+        "plan",
+        p,
+        "--format",
+        "json",
+        "--build-arg",
+        "DEBIAN=trixie",
+        "--target",
+        "git",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let targets = plan["targets"].as_object().expect("targets");
+    assert_eq!(targets.keys().collect::<Vec<_>>(), ["git"]);
+    assert_eq!(targets["git"]["base"], "docker.io/library/debian:trixie");
+
+    let out = dockopt(&["plan", p, "--target", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no target `nope`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("ci, devel, editor, full"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn user_errors_exit_1_with_the_place() {
+    let dir = std::env::temp_dir().join(format!("dockopt-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\ntargets:\n  t: {from: busybox, steps: [nope]}\n",
+    )
+    .expect("write");
+    let out = dockopt(&["plan", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("--> {}:3:30", bad.display())),
+        "{err}"
+    );
+    assert!(err.contains("no step is named `nope`"), "{err}");
+    assert!(stdout(&out).is_empty());
+
+    let out = dockopt(&["plan", dir.join("missing.yaml").to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn exact_refuses_what_is_over_the_effort() {
+    let path = example("toolbox/variants.yaml");
+    let out = dockopt(&[
+        "plan",
+        path.to_str().expect("utf-8"),
+        "--method",
+        "exact",
+        "--effort",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("too large for the exact method"),
+        "{}",
+        stderr(&out)
+    );
+    let greedy = json_plan_with(&path, &["--method", "greedy"]);
+    let exact = json_plan_with(&path, &[]);
+    assert!(greedy["cost"].as_f64() >= exact["cost"].as_f64());
+}
+
+fn json_plan_with(path: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["plan", path.to_str().expect("utf-8"), "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = dockopt(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}

@@ -1,0 +1,21 @@
+//! dockopt-manifest: the user's contract.
+//!
+//! Owns the manifest format (YAML, version 1): parsing with a span on every value, argument
+//! substitution, validation with diagnostics that name file, line, column and field, the model
+//! the rest of dockopt reads ([`Manifest`]), and its lowering into a planner
+//! [`dockopt_planner::Problem`].
+//!
+//! Takes text, returns values: it never reads files, talks to Docker or prints. It knows the
+//! planner's input types and nothing above them (no LLB, no CLI, no gRPC).
+
+mod diagnostic;
+pub mod image_ref;
+mod lower;
+mod model;
+mod parse;
+mod subst;
+mod suggest;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Span};
+pub use model::{Action, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target};
+pub use parse::parse;

@@ -1,0 +1,1136 @@
+//! YAML text → [`Manifest`], collecting every problem with its place.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{LoadError, LoaderOptions, Node};
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Span};
+use crate::image_ref;
+use crate::model::{Action, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target};
+use crate::subst::{Mode, SubstError, substitute};
+use crate::suggest::did_you_mean;
+
+const TOP_KEYS: &[&str] = &["version", "args", "defaults", "steps", "targets", "default"];
+const DEFAULTS_KEYS: &[&str] = &["from"];
+const STEP_KEYS: &[&str] = &["run", "copy", "time", "after", "env", "workdir", "user"];
+const INLINE_STEP_KEYS: &[&str] = &[
+    "name", "run", "copy", "time", "after", "env", "workdir", "user",
+];
+const COPY_KEYS: &[&str] = &["src", "dest", "from"];
+const TARGET_KEYS: &[&str] = &[
+    "from",
+    "steps",
+    "finally",
+    "env",
+    "workdir",
+    "user",
+    "cmd",
+    "entrypoint",
+    "labels",
+    "expose",
+    "tags",
+];
+
+/// A step's identity: what it does and the context it does it in.
+type StepKey = (Action, StepContext);
+
+/// One declaration of a step, global or inline.
+struct Decl {
+    name: Option<String>,
+    key: StepKey,
+    time: Option<f64>,
+    after: Vec<(String, Span, String)>,
+    span: Span,
+    field: String,
+}
+
+/// A target's list entry before names are resolved.
+enum Entry {
+    /// A reference to a named step.
+    Ref {
+        name: String,
+        span: Span,
+        field: String,
+    },
+    /// An inline declaration (index into the decls).
+    Inline(usize),
+}
+
+struct RawTarget {
+    name: String,
+    span: Span,
+    field: String,
+    from: String,
+    base: String,
+    steps: Vec<Entry>,
+    finally: Vec<Entry>,
+    config: ImageConfig,
+    tags: Vec<String>,
+}
+
+/// Parses and validates a manifest.
+///
+/// `file` names the text in messages; `build_args` override declared args (`--build-arg`).
+///
+/// # Errors
+/// Every problem found, each with line, column, field and what was expected.
+pub fn parse(
+    file: &str,
+    text: &str,
+    build_args: &BTreeMap<String, String>,
+) -> Result<Manifest, Diagnostics> {
+    let mut p = Parser {
+        errors: Vec::new(),
+        args: BTreeMap::new(),
+        name_lookup: BTreeMap::new(),
+    };
+    let manifest = p.manifest(file, text, build_args);
+    match manifest {
+        Some(m) if p.errors.is_empty() => Ok(m),
+        _ => {
+            let mut errors = p.errors;
+            errors.sort_by_key(|e| e.span);
+            errors.dedup();
+            if errors.is_empty() {
+                errors.push(Diagnostic {
+                    span: Span::default(),
+                    field: String::new(),
+                    message: "the manifest is not valid".into(),
+                    help: None,
+                });
+            }
+            Err(Diagnostics {
+                file: file.to_owned(),
+                errors,
+            })
+        }
+    }
+}
+
+struct Parser {
+    errors: Vec<Diagnostic>,
+    args: BTreeMap<String, String>,
+    /// Step names → ids, once interned.
+    name_lookup: BTreeMap<String, usize>,
+}
+
+fn describe(node: &Node) -> &'static str {
+    match node {
+        Node::Scalar(_) => "a string",
+        Node::Mapping(_) => "a mapping",
+        Node::Sequence(_) => "a list",
+    }
+}
+
+fn join(field: &str, key: &str) -> String {
+    if field.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{field}.{key}")
+    }
+}
+
+fn load_error(file: &str, e: &LoadError) -> Diagnostics {
+    let (marker, message) = match e {
+        LoadError::ScanError(m, err) => (Some(*m), format!("invalid YAML: {}", err.info())),
+        LoadError::TopLevelMustBeMapping(m) => (
+            Some(*m),
+            "the manifest must be a YAML mapping (`version: 1`, `targets:`, …)".into(),
+        ),
+        LoadError::UnexpectedAnchor(m) => (
+            Some(*m),
+            "YAML anchors and aliases are not supported".into(),
+        ),
+        LoadError::MappingKeyMustBeScalar(m) => {
+            (Some(*m), "mapping keys must be plain strings".into())
+        }
+        LoadError::UnexpectedTag(m) => (Some(*m), "YAML tags (`!name`) are not supported".into()),
+        LoadError::DuplicateKey(inner) => (
+            inner.key.span().start().copied(),
+            format!(
+                "key `{}` appears twice in one mapping (first at line {})",
+                inner.key.as_str(),
+                inner
+                    .prev_key
+                    .span()
+                    .start()
+                    .map_or(0, marked_yaml::Marker::line)
+            ),
+        ),
+        other => (None, format!("invalid YAML: {other}")),
+    };
+    let span = marker.map_or(Span::default(), |m| Span {
+        line: m.line(),
+        column: m.column(),
+    });
+    Diagnostics {
+        file: file.to_owned(),
+        errors: vec![Diagnostic {
+            span,
+            field: String::new(),
+            message,
+            help: None,
+        }],
+    }
+}
+
+impl Parser {
+    fn error(&mut self, span: Span, field: &str, message: impl Into<String>, help: Option<String>) {
+        self.errors.push(Diagnostic {
+            span,
+            field: field.to_owned(),
+            message: message.into(),
+            help,
+        });
+    }
+
+    fn manifest(
+        &mut self,
+        file: &str,
+        text: &str,
+        build_args: &BTreeMap<String, String>,
+    ) -> Option<Manifest> {
+        let options = LoaderOptions::default().error_on_duplicate_keys(true);
+        let root = match marked_yaml::parse_yaml_with_options(0, text, options) {
+            Ok(root) => root,
+            Err(e) => {
+                self.errors.extend(load_error(file, &e).errors);
+                return None;
+            }
+        };
+        let top = self.mapping(&root, "", "a mapping")?;
+        self.check_keys(top, TOP_KEYS, "");
+
+        match top.get_node("version") {
+            None => self.error(
+                Span { line: 1, column: 1 },
+                "version",
+                "missing `version: 1`",
+                None,
+            ),
+            Some(v) => {
+                if let Some(s) = self.scalar(v, "version", "`1`")
+                    && s.as_str() != "1"
+                {
+                    self.error(
+                        Span::of(s.span()),
+                        "version",
+                        format!("unsupported version `{}`: expected `1`", s.as_str()),
+                        None,
+                    );
+                }
+            }
+        }
+
+        let mut unused_build_args = Vec::new();
+        if let Some(args) = top
+            .get_node("args")
+            .and_then(|n| self.mapping(n, "args", "a mapping of NAME: default"))
+        {
+            for (k, v) in args.iter() {
+                let field = join("args", k.as_str());
+                let value = self
+                    .scalar(v, &field, "a default value")
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default();
+                self.args.insert(k.as_str().to_owned(), value);
+            }
+        }
+        for (name, value) in build_args {
+            if let Some(slot) = self.args.get_mut(name) {
+                value.clone_into(slot);
+            } else {
+                unused_build_args.push(name.clone());
+            }
+        }
+
+        let mut default_from = None;
+        if let Some(d) = top
+            .get_node("defaults")
+            .and_then(|n| self.mapping(n, "defaults", "a mapping"))
+        {
+            self.check_keys(d, DEFAULTS_KEYS, "defaults");
+            if let Some(from) = d
+                .get_node("from")
+                .and_then(|n| self.scalar(n, "defaults.from", "an image reference"))
+            {
+                default_from = self
+                    .image(from, "defaults.from")
+                    .map(|(f, b)| (f, b, Span::of(from.span())));
+            }
+        }
+
+        let mut decls: Vec<Decl> = Vec::new();
+        if let Some(steps) = top
+            .get_node("steps")
+            .and_then(|n| self.mapping(n, "steps", "a mapping of step names to steps"))
+        {
+            for (k, v) in steps.iter() {
+                let field = join("steps", k.as_str());
+                if let Some(decl) = self.step(v, &field, Some(k), false, true) {
+                    decls.push(decl);
+                }
+            }
+        }
+
+        let mut targets = Vec::new();
+        let mut first_target = None;
+        match top.get_node("targets") {
+            None => self.error(
+                Span { line: 1, column: 1 },
+                "targets",
+                "missing `targets:`: name at least one target",
+                None,
+            ),
+            Some(node) => {
+                if let Some(map) =
+                    self.mapping(node, "targets", "a mapping of target names to targets")
+                {
+                    if map.is_empty() {
+                        self.error(
+                            Span::of(map.span()),
+                            "targets",
+                            "`targets` is empty: name at least one target",
+                            None,
+                        );
+                    }
+                    for (k, v) in map.iter() {
+                        first_target.get_or_insert_with(|| k.as_str().to_owned());
+                        if let Some(t) = self.target(k, v, default_from.as_ref(), &mut decls) {
+                            targets.push(t);
+                        }
+                    }
+                }
+            }
+        }
+
+        let default_target = match top.get_node("default") {
+            Some(node) => {
+                let s = self.scalar(node, "default", "a target name")?;
+                let name = s.as_str().to_owned();
+                if !targets.iter().any(|t: &RawTarget| t.name == name) {
+                    let help = did_you_mean(&name, targets.iter().map(|t| t.name.as_str()));
+                    self.error(
+                        Span::of(s.span()),
+                        "default",
+                        format!("no target is named `{name}`"),
+                        help,
+                    );
+                }
+                Some(name)
+            }
+            None => first_target,
+        };
+
+        let (steps, after, ids) = self.intern(&decls)?;
+        let mut out_targets = Vec::new();
+        for t in targets {
+            let steps_of = |p: &mut Self, entries: &[Entry], what: &str| -> Vec<usize> {
+                entries
+                    .iter()
+                    .filter_map(|e| p.resolve_entry(e, &decls, &ids, &t.name, what))
+                    .collect()
+            };
+            let set = steps_of(self, &t.steps, "steps");
+            let finally = steps_of(self, &t.finally, "finally");
+            let mut seen = BTreeSet::new();
+            for (&id, entry) in set
+                .iter()
+                .chain(&finally)
+                .zip(t.steps.iter().chain(&t.finally))
+            {
+                if !seen.insert(id) {
+                    let (span, field) = entry_place(entry, &decls);
+                    let label = steps[id].label();
+                    self.error(
+                        span,
+                        &field,
+                        format!("step `{label}` appears twice in target `{}`", t.name),
+                        None,
+                    );
+                }
+            }
+            let _ = &t.field;
+            out_targets.push(Target {
+                name: t.name,
+                span: t.span,
+                from: t.from,
+                base: t.base,
+                steps: set,
+                finally,
+                config: t.config,
+                tags: t.tags,
+            });
+        }
+        out_targets.sort_by(|a, b| a.name.cmp(&b.name));
+        self.check_order(&steps, &after, &out_targets, &decls);
+        if !self.errors.is_empty() {
+            return None;
+        }
+        Some(Manifest {
+            file: file.to_owned(),
+            args: std::mem::take(&mut self.args),
+            unused_build_args,
+            default_target: default_target?,
+            steps,
+            targets: out_targets,
+            after,
+        })
+    }
+
+    // ---- shapes --------------------------------------------------------------------------------
+
+    fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        field: &str,
+        expected: &str,
+    ) -> Option<&'n MarkedMappingNode> {
+        if let Node::Mapping(m) = node {
+            return Some(m);
+        }
+        if let Node::Scalar(s) = node
+            && s.as_str().is_empty()
+        {
+            self.error(
+                Span::of(node.span()),
+                field,
+                format!("expected {expected}, found nothing"),
+                None,
+            );
+            return None;
+        }
+        self.error(
+            Span::of(node.span()),
+            field,
+            format!("expected {expected}, found {}", describe(node)),
+            None,
+        );
+        None
+    }
+
+    fn scalar<'n>(
+        &mut self,
+        node: &'n Node,
+        field: &str,
+        expected: &str,
+    ) -> Option<&'n MarkedScalarNode> {
+        if let Node::Scalar(s) = node {
+            return Some(s);
+        }
+        self.error(
+            Span::of(node.span()),
+            field,
+            format!("expected {expected}, found {}", describe(node)),
+            None,
+        );
+        None
+    }
+
+    /// A string or a list of strings.
+    fn strings<'n>(
+        &mut self,
+        node: &'n Node,
+        field: &str,
+        expected: &str,
+    ) -> Vec<&'n MarkedScalarNode> {
+        match node {
+            Node::Scalar(s) => vec![s],
+            Node::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| self.scalar(n, &format!("{field}[{i}]"), expected))
+                .collect(),
+            Node::Mapping(_) => {
+                self.error(
+                    Span::of(node.span()),
+                    field,
+                    format!("expected {expected} or a list of them, found a mapping"),
+                    None,
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn string_map(&mut self, node: &Node, field: &str, mode: Mode) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let Some(map) = self.mapping(node, field, "a mapping of NAME: value") {
+            for (k, v) in map.iter() {
+                let f = join(field, k.as_str());
+                if let Some(s) = self.scalar(v, &f, "a string")
+                    && let Some(value) = self.subst(s, &f, mode)
+                {
+                    out.insert(k.as_str().to_owned(), value);
+                }
+            }
+        }
+        out
+    }
+
+    fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], field: &str) {
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let help = did_you_mean(key.as_str(), allowed.iter().copied())
+                    .or_else(|| Some(format!("expected one of: {}", allowed.join(", "))));
+                let f = join(field, key.as_str());
+                self.error(
+                    Span::of(key.span()),
+                    &f,
+                    format!("unknown key `{}`", key.as_str()),
+                    help,
+                );
+            }
+        }
+    }
+
+    fn subst(&mut self, s: &MarkedScalarNode, field: &str, mode: Mode) -> Option<String> {
+        match substitute(s.as_str(), &self.args, mode) {
+            Ok(v) => Some(v),
+            Err(SubstError::Unknown(name)) => {
+                let declared: Vec<&str> = self.args.keys().map(String::as_str).collect();
+                let help = did_you_mean(&name, declared.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "declare it under `args:` (declared: {})",
+                        if declared.is_empty() {
+                            "none".into()
+                        } else {
+                            declared.join(", ")
+                        }
+                    ))
+                });
+                self.error(
+                    Span::of(s.span()),
+                    field,
+                    format!("`{name}` is not a declared arg"),
+                    help,
+                );
+                None
+            }
+            Err(SubstError::Malformed(text)) => {
+                self.error(
+                    Span::of(s.span()),
+                    field,
+                    format!("`{text}`: expected `${{NAME}}` of a declared arg here"),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// An image reference: (as written after substitution, fully qualified).
+    fn image(&mut self, s: &MarkedScalarNode, field: &str) -> Option<(String, String)> {
+        let from = self.subst(s, field, Mode::Strict)?;
+        match image_ref::normalize(&from) {
+            Ok(base) => Some((from, base)),
+            Err(e) => {
+                self.error(
+                    Span::of(s.span()),
+                    field,
+                    format!("bad image reference `{from}`: {e}"),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    // ---- steps ---------------------------------------------------------------------------------
+
+    fn step(
+        &mut self,
+        node: &Node,
+        field: &str,
+        name: Option<&MarkedScalarNode>,
+        inline: bool,
+        allow_after: bool,
+    ) -> Option<Decl> {
+        let span = name.map_or_else(|| Span::of(node.span()), |n| Span::of(n.span()));
+        let mut decl_name = name.map(|n| n.as_str().to_owned());
+        if let Node::Scalar(s) = node
+            && !inline
+        {
+            // `name: command` is shorthand for `name: {run: command}`.
+            let text = self.subst(s, field, Mode::Shell)?;
+            return Some(Decl {
+                name: decl_name,
+                key: (Action::Run(RunCommand::Shell(text)), StepContext::default()),
+                time: None,
+                after: Vec::new(),
+                span,
+                field: field.to_owned(),
+            });
+        }
+        let map = self.mapping(node, field, "a step (`run:` or `copy:`)")?;
+        self.check_keys(
+            map,
+            if inline { INLINE_STEP_KEYS } else { STEP_KEYS },
+            field,
+        );
+        if inline && let Some(n) = map.get_node("name") {
+            decl_name = self
+                .scalar(n, &join(field, "name"), "a step name")
+                .map(|s| s.as_str().to_owned());
+        }
+        let action = match (map.get_node("run"), map.get_node("copy")) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    span,
+                    field,
+                    "a step has either `run` or `copy`, not both",
+                    None,
+                );
+                None
+            }
+            (None, None) => {
+                self.error(
+                    Span::of(node.span()),
+                    field,
+                    "a step needs `run:` (a command) or `copy:` (`src`, `dest`)",
+                    None,
+                );
+                None
+            }
+            (Some(run), None) => self.run(run, &join(field, "run")),
+            (None, Some(copy)) => self.copy(copy, &join(field, "copy")),
+        };
+        let time = map.get_node("time").and_then(|n| {
+            let f = join(field, "time");
+            let s = self.scalar(n, &f, "a number of seconds")?;
+            match s.as_str().parse::<f64>() {
+                Ok(t) if t.is_finite() && t >= 0.0 => Some(t),
+                _ => {
+                    self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected a number of seconds ≥ 0, found `{}`", s.as_str()),
+                        None,
+                    );
+                    None
+                }
+            }
+        });
+        let mut after = Vec::new();
+        if let Some(n) = map.get_node("after") {
+            let f = join(field, "after");
+            if allow_after {
+                for (i, s) in self.strings(n, &f, "a step name").into_iter().enumerate() {
+                    after.push((
+                        s.as_str().to_owned(),
+                        Span::of(s.span()),
+                        format!("{f}[{i}]"),
+                    ));
+                }
+            } else {
+                self.error(
+                    Span::of(n.span()),
+                    &f,
+                    "`after` has no meaning in `finally`, which runs in the order listed",
+                    None,
+                );
+            }
+        }
+        let mut context = StepContext::default();
+        if let Some(n) = map.get_node("env") {
+            context.env = self.string_map(n, &join(field, "env"), Mode::Shell);
+        }
+        for (key, slot) in [
+            ("workdir", &mut context.workdir),
+            ("user", &mut context.user),
+        ] {
+            if let Some(n) = map.get_node(key) {
+                let f = join(field, key);
+                *slot = self
+                    .scalar(n, &f, "a string")
+                    .and_then(|s| self.subst(s, &f, Mode::Shell));
+            }
+        }
+        Some(Decl {
+            name: decl_name,
+            key: (action?, context),
+            time,
+            after,
+            span,
+            field: field.to_owned(),
+        })
+    }
+
+    fn run(&mut self, node: &Node, field: &str) -> Option<Action> {
+        match node {
+            Node::Scalar(s) => {
+                let text = self.subst(s, field, Mode::Shell)?;
+                if text.trim().is_empty() {
+                    self.error(
+                        Span::of(s.span()),
+                        field,
+                        "`run` is empty: expected a command",
+                        None,
+                    );
+                    return None;
+                }
+                Some(Action::Run(RunCommand::Shell(text)))
+            }
+            Node::Sequence(items) => {
+                let mut argv = Vec::new();
+                for (i, n) in items.iter().enumerate() {
+                    let f = format!("{field}[{i}]");
+                    let s = self.scalar(n, &f, "an argument")?;
+                    argv.push(self.subst(s, &f, Mode::Shell)?);
+                }
+                if argv.is_empty() {
+                    self.error(
+                        Span::of(node.span()),
+                        field,
+                        "`run` is empty: expected a command",
+                        None,
+                    );
+                    return None;
+                }
+                Some(Action::Run(RunCommand::Exec(argv)))
+            }
+            Node::Mapping(_) => {
+                self.error(
+                    Span::of(node.span()),
+                    field,
+                    "expected a command (a string, or a list for exec form), found a mapping",
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn copy(&mut self, node: &Node, field: &str) -> Option<Action> {
+        let map = self.mapping(node, field, "a mapping with `src` and `dest`")?;
+        self.check_keys(map, COPY_KEYS, field);
+        let src_field = join(field, "src");
+        let src: Vec<String> = match map.get_node("src") {
+            Some(n) => self
+                .strings(n, &src_field, "a source path")
+                .into_iter()
+                .filter_map(|s| self.subst(s, &src_field, Mode::Strict))
+                .collect(),
+            None => {
+                self.error(
+                    Span::of(map.span()),
+                    &src_field,
+                    "missing `src`: the paths to copy",
+                    None,
+                );
+                return None;
+            }
+        };
+        if src.is_empty() {
+            self.error(
+                Span::of(map.span()),
+                &src_field,
+                "`src` is empty: expected at least one path",
+                None,
+            );
+        }
+        let dest_field = join(field, "dest");
+        let dest = match map.get_node("dest") {
+            Some(n) => self
+                .scalar(n, &dest_field, "a destination path")
+                .and_then(|s| self.subst(s, &dest_field, Mode::Strict)),
+            None => {
+                self.error(
+                    Span::of(map.span()),
+                    &dest_field,
+                    "missing `dest`: where to copy to",
+                    None,
+                );
+                None
+            }
+        };
+        let from = match map.get_node("from") {
+            Some(n) => {
+                let f = join(field, "from");
+                Some(
+                    self.scalar(n, &f, "an image reference")
+                        .and_then(|s| self.image(s, &f))?
+                        .1,
+                )
+            }
+            None => None,
+        };
+        Some(Action::Copy(Copy {
+            src,
+            dest: dest?,
+            from,
+        }))
+    }
+
+    // ---- targets -------------------------------------------------------------------------------
+
+    fn target(
+        &mut self,
+        key: &MarkedScalarNode,
+        node: &Node,
+        default_from: Option<&(String, String, Span)>,
+        decls: &mut Vec<Decl>,
+    ) -> Option<RawTarget> {
+        let name = key.as_str().to_owned();
+        let field = join("targets", &name);
+        let span = Span::of(key.span());
+        if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            self.error(
+                span,
+                &field,
+                format!("target name `{name}` must be non-empty without spaces"),
+                None,
+            );
+        }
+        let map = self.mapping(node, &field, "a target (`from`, `steps`, …)")?;
+        self.check_keys(map, TARGET_KEYS, &field);
+        let image = match map.get_node("from") {
+            Some(n) => {
+                let f = join(&field, "from");
+                self.scalar(n, &f, "an image reference")
+                    .and_then(|s| self.image(s, &f))
+            }
+            None => match default_from {
+                Some((from, base, _)) => Some((from.clone(), base.clone())),
+                None => {
+                    self.error(
+                        span,
+                        &field,
+                        format!("target `{name}` has no base image"),
+                        Some("add `from: IMAGE` to it, or `defaults: {from: IMAGE}`".into()),
+                    );
+                    None
+                }
+            },
+        };
+        let mut entries = |p: &mut Self, key: &str, allow_after: bool| -> Vec<Entry> {
+            let Some(n) = map.get_node(key) else {
+                return Vec::new();
+            };
+            let f = join(&field, key);
+            let Node::Sequence(items) = n else {
+                p.error(
+                    Span::of(n.span()),
+                    &f,
+                    format!("expected a list of steps, found {}", describe(n)),
+                    None,
+                );
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let fi = format!("{f}[{i}]");
+                match item {
+                    Node::Scalar(s) => out.push(Entry::Ref {
+                        name: s.as_str().to_owned(),
+                        span: Span::of(s.span()),
+                        field: fi,
+                    }),
+                    Node::Mapping(_) => {
+                        if let Some(decl) = p.step(item, &fi, None, true, allow_after) {
+                            decls.push(decl);
+                            out.push(Entry::Inline(decls.len() - 1));
+                        }
+                    }
+                    Node::Sequence(_) => p.error(
+                        Span::of(item.span()),
+                        &fi,
+                        "expected a step name or an inline step, found a list",
+                        None,
+                    ),
+                }
+            }
+            out
+        };
+        let steps = entries(self, "steps", true);
+        let finally = entries(self, "finally", false);
+
+        let mut config = ImageConfig::default();
+        if let Some(n) = map.get_node("env") {
+            config.env = self.string_map(n, &join(&field, "env"), Mode::Shell);
+        }
+        if let Some(n) = map.get_node("labels") {
+            config.labels = self.string_map(n, &join(&field, "labels"), Mode::Shell);
+        }
+        for (key, slot) in [("workdir", &mut config.workdir), ("user", &mut config.user)] {
+            if let Some(n) = map.get_node(key) {
+                let f = join(&field, key);
+                *slot = self
+                    .scalar(n, &f, "a string")
+                    .and_then(|s| self.subst(s, &f, Mode::Shell));
+            }
+        }
+        for (key, slot) in [
+            ("cmd", &mut config.cmd),
+            ("entrypoint", &mut config.entrypoint),
+        ] {
+            if let Some(n) = map.get_node(key) {
+                let f = join(&field, key);
+                *slot = match n {
+                    Node::Scalar(s) => self
+                        .subst(s, &f, Mode::Shell)
+                        .map(|c| vec!["/bin/sh".into(), "-c".into(), c]),
+                    Node::Sequence(_) => self
+                        .strings(n, &f, "an argument")
+                        .into_iter()
+                        .map(|s| self.subst(s, &f, Mode::Shell))
+                        .collect(),
+                    Node::Mapping(_) => {
+                        self.error(Span::of(n.span()), &f, "expected a command (a list, or a string for shell form), found a mapping", None);
+                        None
+                    }
+                };
+            }
+        }
+        if let Some(n) = map.get_node("expose") {
+            let f = join(&field, "expose");
+            for s in self.strings(n, &f, "a port like `8080/tcp`") {
+                let Some(port) = self.subst(s, &f, Mode::Strict) else {
+                    continue;
+                };
+                let (num, proto) = port.split_once('/').unwrap_or((&port, "tcp"));
+                if num.parse::<u16>().is_err() || !["tcp", "udp", "sctp"].contains(&proto) {
+                    self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected a port like `8080` or `53/udp`, found `{port}`"),
+                        None,
+                    );
+                } else {
+                    config.expose.push(format!("{num}/{proto}"));
+                }
+            }
+        }
+        let mut tags = Vec::new();
+        if let Some(n) = map.get_node("tags") {
+            let f = join(&field, "tags");
+            for s in self.strings(n, &f, "an image tag") {
+                let Some(tag) = self.subst(s, &f, Mode::Strict) else {
+                    continue;
+                };
+                match image_ref::normalize(&tag) {
+                    Ok(_) if !tag.contains('@') => tags.push(tag),
+                    Ok(_) => self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("tag `{tag}` cannot hold a digest"),
+                        None,
+                    ),
+                    Err(e) => self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("bad tag `{tag}`: {e}"),
+                        None,
+                    ),
+                }
+            }
+        }
+        // A bad base is already reported; keep checking the rest of the target.
+        let (from, base) = image.unwrap_or_default();
+        Some(RawTarget {
+            name,
+            span,
+            field,
+            from,
+            base,
+            steps,
+            finally,
+            config,
+            tags,
+        })
+    }
+
+    // ---- resolution ----------------------------------------------------------------------------
+
+    /// Interns declarations into distinct steps; returns the steps, the `after` pairs and the
+    /// id of each declaration.
+    #[allow(clippy::type_complexity)]
+    fn intern(&mut self, decls: &[Decl]) -> Option<(Vec<Step>, Vec<(usize, usize)>, Vec<usize>)> {
+        let mut by_key: BTreeMap<&StepKey, Vec<usize>> = BTreeMap::new();
+        for (i, d) in decls.iter().enumerate() {
+            by_key.entry(&d.key).or_default().push(i);
+        }
+        let mut ids = vec![0usize; decls.len()];
+        let mut steps = Vec::with_capacity(by_key.len());
+        for (id, (key, members)) in by_key.iter().enumerate() {
+            for &i in members {
+                ids[i] = id;
+            }
+            let name = members.iter().filter_map(|&i| decls[i].name.clone()).min();
+            let time = members
+                .iter()
+                .filter_map(|&i| decls[i].time)
+                .fold(None, |acc: Option<f64>, t| {
+                    Some(acc.map_or(t, |a| a.max(t)))
+                });
+            let span = members
+                .iter()
+                .map(|&i| decls[i].span)
+                .min()
+                .unwrap_or_default();
+            steps.push(Step {
+                name,
+                action: key.0.clone(),
+                context: key.1.clone(),
+                time: time.unwrap_or(1.0),
+                span,
+            });
+        }
+        // Names → step ids; a name must not name two different steps.
+        let mut names: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for (i, d) in decls.iter().enumerate() {
+            let Some(name) = &d.name else { continue };
+            match names.get(name.as_str()) {
+                Some(&(id, first)) if id != ids[i] => {
+                    let other = &decls[first];
+                    self.error(
+                        d.span,
+                        &d.field,
+                        format!(
+                            "step name `{name}` already names a different step (at line {}, `{}`)",
+                            other.span.line, other.field
+                        ),
+                        Some("give one of them another name".into()),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    names.insert(name, (ids[i], i));
+                }
+            }
+        }
+        let mut after = BTreeSet::new();
+        for (i, d) in decls.iter().enumerate() {
+            for (name, span, field) in &d.after {
+                match names.get(name.as_str()) {
+                    Some(&(pred, _)) => {
+                        after.insert((pred, ids[i]));
+                    }
+                    None => {
+                        let help = did_you_mean(name, names.keys().copied());
+                        self.error(*span, field, format!("no step is named `{name}`"), help);
+                    }
+                }
+            }
+        }
+        self.name_lookup = names
+            .iter()
+            .map(|(&n, &(id, _))| (n.to_owned(), id))
+            .collect();
+        Some((steps, after.into_iter().collect(), ids))
+    }
+
+    fn resolve_entry(
+        &mut self,
+        entry: &Entry,
+        _decls: &[Decl],
+        ids: &[usize],
+        target: &str,
+        what: &str,
+    ) -> Option<usize> {
+        match entry {
+            Entry::Inline(i) => Some(ids[*i]),
+            Entry::Ref { name, span, field } => {
+                if let Some(&id) = self.name_lookup.get(name) {
+                    return Some(id);
+                }
+                let help =
+                    did_you_mean(name, self.name_lookup.keys().map(String::as_str)).or_else(|| {
+                        Some(
+                            "declare it under `steps:`, or write the step inline as a mapping"
+                                .into(),
+                        )
+                    });
+                self.error(
+                    *span,
+                    field,
+                    format!("target `{target}` {what}: no step is named `{name}`"),
+                    help,
+                );
+                None
+            }
+        }
+    }
+
+    /// Cycles in `after`, and `after` pairs a target's fixed `finally` order contradicts.
+    fn check_order(
+        &mut self,
+        steps: &[Step],
+        after: &[(usize, usize)],
+        targets: &[Target],
+        decls: &[Decl],
+    ) {
+        let problem = dockopt_planner::Problem {
+            costs: vec![0.0; steps.len()],
+            targets: Vec::new(),
+            after: after.to_vec(),
+        };
+        if let Err(dockopt_planner::ProblemError::Cycle { cycle }) = problem.validate() {
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&s| format!("`{}`", steps[s].label()))
+                .collect();
+            let first = &steps[cycle[0]];
+            let span = decls
+                .iter()
+                .find(|d| d.name.as_deref() == first.name.as_deref() && !d.after.is_empty())
+                .map_or(first.span, |d| d.after[0].1);
+            let mut chain = names.join(" → ");
+            chain.push_str(&format!(" → {}", names[0]));
+            self.error(
+                span,
+                "after",
+                format!(
+                    "the `after` constraints form a cycle: {chain} (each must run before the next)"
+                ),
+                None,
+            );
+            return;
+        }
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); steps.len()];
+        for &(a, b) in after {
+            succ[a].push(b);
+        }
+        let reaches = |from: usize, to: usize| {
+            let mut seen = vec![false; steps.len()];
+            let mut stack = vec![from];
+            while let Some(x) = stack.pop() {
+                for &y in &succ[x] {
+                    if y == to {
+                        return true;
+                    }
+                    if !std::mem::replace(&mut seen[y], true) {
+                        stack.push(y);
+                    }
+                }
+            }
+            false
+        };
+        for t in targets {
+            for (i, &f) in t.finally.iter().enumerate() {
+                let later_steps = t.steps.iter().chain(&t.finally[..i]);
+                if let Some(&b) = later_steps.clone().find(|&&b| reaches(f, b)) {
+                    self.error(
+                        t.span,
+                        &format!("targets.{}.finally", t.name),
+                        format!(
+                            "`{}` must run before `{}` (by `after`), but target `{}` runs it later, in `finally`",
+                            steps[f].label(),
+                            steps[b].label(),
+                            t.name
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn entry_place(entry: &Entry, decls: &[Decl]) -> (Span, String) {
+    match entry {
+        Entry::Ref { span, field, .. } => (*span, field.clone()),
+        Entry::Inline(i) => (decls[*i].span, decls[*i].field.clone()),
+    }
+}

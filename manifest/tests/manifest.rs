@@ -1,0 +1,302 @@
+//! The manifest contract: what parses, what it means, and the exact message for what does not.
+
+use std::collections::BTreeMap;
+
+use dockopt_manifest::{Action, RunCommand, parse};
+use proptest::prelude::*;
+
+fn ok(text: &str) -> dockopt_manifest::Manifest {
+    match parse("m.yaml", text, &BTreeMap::new()) {
+        Ok(m) => m,
+        Err(e) => panic!("expected a valid manifest, got:\n{}", e.render(text)),
+    }
+}
+
+/// Asserts the one-line form of every error, in order.
+fn check_errors(text: &str, expected: &[&str]) {
+    let err = parse("m.yaml", text, &BTreeMap::new()).expect_err("expected errors");
+    let got: Vec<String> = err.to_string().lines().map(str::to_owned).collect();
+    assert_eq!(got, expected, "\nrendered:\n{}", err.render(text));
+}
+
+const BASIC: &str = "\
+# syntax=dockopt/frontend:local
+version: 1
+args: {DEBIAN: bookworm}
+defaults: {from: \"debian:${DEBIAN}\"}
+steps:
+  update: {run: apt-get update, time: 20}
+  git:    {run: apt-get install -y git, after: [update], time: 12}
+targets:
+  tools-git:
+    steps: [update, git, {name: jq, run: apt-get install -y jq, after: [update], time: 3}]
+    finally: [{copy: {src: [app/], dest: /app}}, {run: make -C /app}]
+    env: {LANG: C.UTF-8}
+    cmd: bash
+  tools-jq:
+    from: busybox
+    steps: [update, {run: 'v=${x##*-}; echo $v $DEBIAN'}]
+";
+
+#[test]
+fn the_issue_example_parses_with_its_meaning() {
+    let m = ok(BASIC);
+    assert_eq!(m.default_target, "tools-git");
+    let names: Vec<&str> = m.target_names();
+    assert_eq!(names, ["tools-git", "tools-jq"]);
+    let git = m.target("tools-git").expect("target");
+    assert_eq!(git.base, "docker.io/library/debian:bookworm");
+    assert_eq!(git.steps.len(), 3);
+    assert_eq!(git.finally.len(), 2);
+    assert_eq!(
+        git.config.cmd.as_deref(),
+        Some(&["/bin/sh".to_owned(), "-c".into(), "bash".into()][..])
+    );
+    // `update` in both targets is one step; shell variables stay, declared args are substituted.
+    let jq = m.target("tools-jq").expect("target");
+    assert_eq!(jq.base, "docker.io/library/busybox:latest");
+    assert!(jq.steps.contains(&git.steps[0]));
+    let own = &m.steps[jq.steps[1]];
+    assert_eq!(
+        own.action,
+        Action::Run(RunCommand::Shell("v=${x##*-}; echo $v bookworm".into()))
+    );
+    assert_eq!(own.time, 1.0);
+    // `after` pairs name the declared predecessors.
+    let update = m
+        .steps
+        .iter()
+        .position(|s| s.name.as_deref() == Some("update"))
+        .expect("update");
+    let jq_step = m
+        .steps
+        .iter()
+        .position(|s| s.name.as_deref() == Some("jq"))
+        .expect("jq");
+    assert!(m.after.contains(&(update, jq_step)));
+}
+
+#[test]
+fn build_args_override_declared_args_and_unknown_ones_are_reported() {
+    let args: BTreeMap<String, String> = [
+        ("DEBIAN".to_owned(), "trixie".to_owned()),
+        ("NOPE".into(), "1".into()),
+    ]
+    .into();
+    let m = parse("m.yaml", BASIC, &args).expect("valid");
+    assert_eq!(
+        m.target("tools-git").expect("t").base,
+        "docker.io/library/debian:trixie"
+    );
+    assert_eq!(m.unused_build_args, ["NOPE"]);
+}
+
+#[test]
+fn identical_steps_are_one_step_whatever_their_names() {
+    let m = ok("version: 1
+steps:
+  a: {run: echo hi, time: 2}
+  b: {run: echo hi, time: 5}
+targets:
+  t: {from: busybox, steps: [a, {run: echo other}]}
+  u: {from: busybox, steps: [b]}
+");
+    assert_eq!(m.steps.len(), 2);
+    let t = m.target("t").expect("t");
+    let u = m.target("u").expect("u");
+    assert_eq!(t.steps[0], u.steps[0]);
+    assert_eq!(m.steps[u.steps[0]].time, 5.0);
+    assert_eq!(m.steps[u.steps[0]].name.as_deref(), Some("a"));
+}
+
+#[test]
+fn the_examples_parse() {
+    for path in ["toolbox/variants.yaml", "python-matrix/variants.yaml"] {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(path);
+        let text = std::fs::read_to_string(&full).expect("example exists");
+        let m = ok(&text);
+        assert!(m.targets.len() >= 8, "{path}");
+        assert!(
+            text.starts_with("# syntax="),
+            "{path}: the directive must be the first line"
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_name_the_field_and_suggest() {
+    check_errors(
+        "version: 1
+steps:
+  git: {run: x, aftr: [update]}
+targets:
+  t: {from: busybox, stepz: [git]}
+",
+        &[
+            "m.yaml:3:17: steps.git.aftr: unknown key `aftr` (did you mean `after`?)",
+            "m.yaml:5:22: targets.t.stepz: unknown key `stepz` (did you mean `steps`?)",
+        ],
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    check_errors(
+        "version: 1
+targets:
+  t:
+    from: busybox
+    steps: update
+    env: [A]
+  u: {from: busybox, steps: [{run: x, time: soon}]}
+",
+        &[
+            "m.yaml:5:12: targets.t.steps: expected a list of steps, found a string",
+            "m.yaml:6:10: targets.t.env: expected a mapping of NAME: value, found a list",
+            "m.yaml:7:45: targets.u.steps[0].time: expected a number of seconds ≥ 0, found `soon`",
+        ],
+    );
+}
+
+#[test]
+fn unknown_step_names_and_args_are_reported_with_suggestions() {
+    check_errors(
+        "version: 1
+args: {DEBIAN: bookworm}
+steps:
+  update: apt-get update
+  git: {run: apt-get install git, after: [updte]}
+targets:
+  t: {from: 'debian:${DEBAN}', steps: [update, gti]}
+",
+        &[
+            "m.yaml:5:43: steps.git.after[0]: no step is named `updte` (did you mean `update`?)",
+            "m.yaml:7:13: targets.t.from: `DEBAN` is not a declared arg (did you mean `DEBIAN`?)",
+            "m.yaml:7:48: targets.t.steps[1]: target `t` steps: no step is named `gti` (did you mean `git`?)",
+        ],
+    );
+}
+
+#[test]
+fn cycles_name_the_cycle() {
+    check_errors(
+        "version: 1
+steps:
+  a: {run: a, after: [c]}
+  b: {run: b, after: [a]}
+  c: {run: c, after: [b]}
+targets:
+  t: {from: busybox, steps: [a, b, c]}
+",
+        &[
+            "m.yaml:3:23: after: the `after` constraints form a cycle: `a` → `b` → `c` → `a` (each must run before the next)",
+        ],
+    );
+}
+
+#[test]
+fn missing_base_duplicates_and_empty_targets() {
+    check_errors(
+        "version: 1
+steps: {a: echo a}
+targets:
+  t: {steps: [a, a]}
+",
+        &[
+            "m.yaml:4:3: targets.t: target `t` has no base image (add `from: IMAGE` to it, or `defaults: {from: IMAGE}`)",
+            "m.yaml:4:18: targets.t.steps[1]: step `a` appears twice in target `t`",
+        ],
+    );
+    check_errors(
+        "version: 1
+steps: {a: echo a}
+targets:
+  t: {from: busybox, steps: [a, {run: echo a}]}
+",
+        &["m.yaml:4:33: targets.t.steps[1]: step `a` appears twice in target `t`"],
+    );
+    check_errors(
+        "version: 1\ntargets: {}\n",
+        &["m.yaml:2:10: targets: `targets` is empty: name at least one target"],
+    );
+    check_errors(
+        "version: 2\ntargets: {t: {from: busybox}}\n",
+        &["m.yaml:1:10: version: unsupported version `2`: expected `1`"],
+    );
+}
+
+#[test]
+fn finally_cannot_hold_what_must_come_first() {
+    check_errors(
+        "version: 1
+steps:
+  copy-app: {copy: {src: app, dest: /app}}
+  build: {run: make, after: [copy-app]}
+targets:
+  t: {from: busybox, steps: [build], finally: [copy-app]}
+",
+        &[
+            "m.yaml:6:3: targets.t.finally: `copy-app` must run before `build` (by `after`), but target `t` runs it later, in `finally`",
+        ],
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_have_a_place() {
+    let err =
+        parse("m.yaml", "version: 1\ntargets: {t: [}\n", &BTreeMap::new()).expect_err("invalid");
+    assert_eq!(err.errors.len(), 1);
+    assert_eq!(err.errors[0].span.line, 2);
+    assert!(err.to_string().starts_with("m.yaml:2:"), "{err}");
+    let dup = parse(
+        "m.yaml",
+        "version: 1\nversion: 1\ntargets: {}\n",
+        &BTreeMap::new(),
+    )
+    .expect_err("dup");
+    assert_eq!(
+        dup.to_string(),
+        "m.yaml:2:1: key `version` appears twice in one mapping (first at line 1)"
+    );
+}
+
+#[test]
+fn render_points_at_the_column() {
+    let text = "version: 1\ntargets:\n  t: {from: busybox, stepz: []}\n";
+    let err = parse("m.yaml", text, &BTreeMap::new()).expect_err("invalid");
+    let rendered = err.render(text);
+    assert_eq!(
+        rendered,
+        "error: unknown key `stepz` in `targets.t.stepz`
+  --> m.yaml:3:22
+  |
+3 |   t: {from: busybox, stepz: []}
+  |                      ^
+  = help: did you mean `steps`?
+"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = parse("m.yaml", &text, &BTreeMap::new());
+    }
+
+    #[test]
+    fn mutated_manifests_never_panic(cut in 0usize..BASIC.len(), insert in "[-:{}\\[\\]#$ ,a-z\\n'\"]{0,6}", drop in 0usize..8) {
+        let mut text: String = BASIC.to_owned();
+        let at = (0..=cut).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let end = (at + drop).min(text.len());
+        let end = (end..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
+        text.replace_range(at..end, &insert);
+        if let Err(e) = parse("m.yaml", &text, &BTreeMap::new()) {
+            prop_assert!(!e.errors.is_empty());
+            let _ = e.render(&text);
+        }
+    }
+}
