@@ -1,0 +1,260 @@
+//! The build sequence: read the manifest, plan, resolve bases, emit LLB, solve, return.
+
+use std::collections::BTreeMap;
+
+use dockopt_llb::{BaseConfig, BuildOptions, Graph, Output, final_config};
+use dockopt_manifest::Manifest;
+use dockopt_planner::Options;
+use dockopt_proto::pb;
+
+use crate::bridge::Bridge;
+use crate::opts::Opts;
+
+/// What the frontend returns: the image's reference and its metadata.
+pub(crate) struct Outcome {
+    pub(crate) reference: String,
+    pub(crate) metadata: BTreeMap<String, Vec<u8>>,
+}
+
+/// Why a build ended early.
+pub(crate) enum Failure {
+    /// The user's input is wrong; the message says where.
+    User(String),
+    /// BuildKit refused or failed something.
+    Daemon(tonic::Status),
+    /// dockopt itself is wrong.
+    Internal(String),
+}
+
+impl From<tonic::Status> for Failure {
+    fn from(s: tonic::Status) -> Self {
+        Self::Daemon(s)
+    }
+}
+
+impl Failure {
+    /// The gRPC status the user sees through `docker build`.
+    pub(crate) fn into_status(self) -> (tonic::Code, String) {
+        match self {
+            Self::User(m) => (tonic::Code::InvalidArgument, m),
+            Self::Daemon(s) => (s.code(), s.message().to_owned()),
+            Self::Internal(m) => (
+                tonic::Code::Internal,
+                format!("dockopt internal error: {m}"),
+            ),
+        }
+    }
+}
+
+/// A Definition that loads the manifest file from the `dockerfile` local.
+fn spec_definition(filename: &str, session: Option<&str>) -> pb::Definition {
+    let mut attrs = BTreeMap::from([
+        (
+            "local.followpaths".to_owned(),
+            serde_json::json!([filename]).to_string(),
+        ),
+        ("local.sharedkeyhint".to_owned(), "dockerfile".to_owned()),
+    ]);
+    if let Some(s) = session {
+        attrs.insert("local.session".to_owned(), s.to_owned());
+    }
+    let mut graph = Graph::new();
+    let op = pb::Op {
+        op: Some(pb::op::Op::Source(pb::SourceOp {
+            identifier: "local://dockerfile".into(),
+            attrs,
+        })),
+        ..Default::default()
+    };
+    let name = format!("[internal] load build definition from {filename}");
+    let meta = pb::OpMetadata {
+        description: BTreeMap::from([("llb.customname".to_owned(), name)]),
+        ..Default::default()
+    };
+    let out = graph.add(&op, Some(meta));
+    graph.definition(&out)
+}
+
+/// Builds what the options ask for.
+pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Failure> {
+    let caps = bridge.ping().await?;
+    // FileOp (copy steps, building all targets at once) needs BuildKit 0.5+; an empty list means
+    // a daemon that does not report caps, which the gateway treats as its frozen defaults.
+    if !caps.llb.is_empty() && !caps.llb.contains("file.base") {
+        return Err(Failure::User(
+            "this BuildKit lacks the `file.base` capability dockopt needs (BuildKit 0.5 or later)"
+                .into(),
+        ));
+    }
+    let filename = opts.filename().to_owned();
+    let spec = bridge
+        .solve(spec_definition(&filename, opts.session.as_deref()))
+        .await?;
+    let bytes = bridge.read_file(&spec, &filename).await.map_err(|e| {
+        Failure::User(format!(
+            "cannot read the manifest `{filename}`: {}",
+            e.message()
+        ))
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::User(format!("{filename}: the manifest is not UTF-8 text")))?;
+    let manifest = dockopt_manifest::parse(&filename, &text, &opts.build_args())
+        .map_err(|d| Failure::User(d.render(&text)))?;
+    let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+
+    let chosen = match opts.target() {
+        Some(name) => manifest
+            .targets
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| {
+                Failure::User(format!(
+                    "{filename}: no target `{name}`; the targets are: {}",
+                    manifest.target_names().join(", ")
+                ))
+            })?,
+        None => manifest
+            .targets
+            .iter()
+            .position(|t| t.name == manifest.default_target)
+            .unwrap_or(0),
+    };
+    // Bases of the targets this build runs: one target, or all of them.
+    let wanted: Vec<usize> = if opts.target().is_some() {
+        vec![chosen]
+    } else {
+        (0..manifest.targets.len()).collect()
+    };
+    let mut bases = BTreeMap::new();
+    for &t in &wanted {
+        let base = &manifest.targets[t].base;
+        if !bases.contains_key(base) {
+            bases.insert(
+                base.clone(),
+                resolve_base(bridge, base, opts.resolve_mode()).await?,
+            );
+        }
+    }
+    let options = BuildOptions {
+        session: opts.session.clone(),
+        no_cache: opts.no_cache(),
+        targets: None,
+    };
+    let built = build_for(&manifest, &plan, &bases, &options, &wanted)?;
+
+    if wanted.len() > 1 {
+        // One solve that needs every target's result runs every trie node once.
+        let (graph, all) = built;
+        let def = graph.definition(&all);
+        let id = bridge.solve(def).await?;
+        bridge.read_file(&id, MARKER).await?;
+        return finish(bridge, &manifest, &plan, &bases, &options, chosen, opts).await;
+    }
+    let (graph, leaf) = built;
+    let id = bridge.solve(graph.definition(&leaf)).await?;
+    Ok(Outcome {
+        reference: id,
+        metadata: image_metadata(&manifest, &bases, chosen, opts)?,
+    })
+}
+
+/// File the all-targets op writes, read back to force the solve.
+const MARKER: &str = "/dockopt-targets";
+
+/// The graph of the wanted targets and the output to solve: the target's leaf, or, for several
+/// targets, an op that depends on every leaf. Ops are those of the whole plan (same bytes, and
+/// descriptions that say which targets share them); only the wanted paths are emitted.
+fn build_for(
+    manifest: &Manifest,
+    plan: &dockopt_planner::Plan,
+    bases: &BTreeMap<String, BaseConfig>,
+    options: &BuildOptions,
+    wanted: &[usize],
+) -> Result<(Graph, Output), Failure> {
+    let options = BuildOptions {
+        targets: Some(wanted.to_vec()),
+        ..options.clone()
+    };
+    let built = dockopt_llb::build(manifest, plan, bases, &options)
+        .map_err(|e| Failure::User(e.to_string()))?;
+    let leaves: Vec<Output> = wanted
+        .iter()
+        .filter_map(|&t| built.leaves[t].clone())
+        .collect();
+    let mut graph = built.graph;
+    if let [leaf] = leaves.as_slice() {
+        return Ok((graph, leaf.clone()));
+    }
+    let names: Vec<&str> = wanted
+        .iter()
+        .map(|&t| manifest.targets[t].name.as_str())
+        .collect();
+    let op = dockopt_llb::all_of(&leaves, MARKER, names.join("\n").as_bytes());
+    let meta = pb::OpMetadata {
+        description: BTreeMap::from([(
+            "llb.customname".to_owned(),
+            format!("[dockopt] all {} targets", names.len()),
+        )]),
+        ..Default::default()
+    };
+    let out = graph.add(&op, Some(meta));
+    Ok((graph, out))
+}
+
+async fn finish(
+    bridge: &mut Bridge,
+    manifest: &Manifest,
+    plan: &dockopt_planner::Plan,
+    bases: &BTreeMap<String, BaseConfig>,
+    options: &BuildOptions,
+    chosen: usize,
+    opts: &Opts,
+) -> Result<Outcome, Failure> {
+    let (graph, leaf) = build_for(manifest, plan, bases, options, &[chosen])?;
+    let id = bridge.solve(graph.definition(&leaf)).await?;
+    Ok(Outcome {
+        reference: id,
+        metadata: image_metadata(manifest, bases, chosen, opts)?,
+    })
+}
+
+fn image_metadata(
+    manifest: &Manifest,
+    bases: &BTreeMap<String, BaseConfig>,
+    chosen: usize,
+    opts: &Opts,
+) -> Result<BTreeMap<String, Vec<u8>>, Failure> {
+    let target = &manifest.targets[chosen];
+    let base = bases
+        .get(&target.base)
+        .ok_or_else(|| Failure::Internal(format!("base {} not resolved", target.base)))?;
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let config = final_config(base, target, &opts.labels(), ("linux", arch));
+    Ok(BTreeMap::from([(
+        "containerimage.config".to_owned(),
+        config,
+    )]))
+}
+
+/// Resolves a base image's config; pins the reference to the digest when the daemon gives one.
+async fn resolve_base(bridge: &mut Bridge, base: &str, mode: &str) -> Result<BaseConfig, Failure> {
+    let (digest, config) = bridge.resolve_image_config(base, mode).await.map_err(|e| {
+        Failure::User(format!(
+            "cannot resolve base image `{base}`: {}",
+            e.message()
+        ))
+    })?;
+    let config = serde_json::from_slice(&config)
+        .map_err(|e| Failure::Internal(format!("config of {base}: {e}")))?;
+    let reference = if digest.is_empty() || base.contains('@') {
+        base.to_owned()
+    } else {
+        format!("{base}@{digest}")
+    };
+    Ok(BaseConfig { reference, config })
+}

@@ -1,0 +1,100 @@
+//! What BuildKit tells a frontend through its environment.
+
+use std::collections::BTreeMap;
+
+/// The frontend's options, decoded from `BUILDKIT_FRONTEND_OPT_<i>=<key>=<value>`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Opts {
+    /// Every option as given.
+    pub(crate) raw: BTreeMap<String, String>,
+    /// `BUILDKIT_SESSION_ID`: the client session owning the `context` and `dockerfile` locals.
+    pub(crate) session: Option<String>,
+}
+
+impl Opts {
+    /// Decodes `vars` (normally `std::env::vars()`).
+    pub(crate) fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut opts = Self::default();
+        for (name, value) in vars {
+            if name.starts_with("BUILDKIT_FRONTEND_OPT_") {
+                // The value is `key=value`; the value part may itself hold `=`.
+                let (k, v) = value.split_once('=').unwrap_or((value.as_str(), ""));
+                opts.raw.insert(k.to_owned(), v.to_owned());
+            } else if name == "BUILDKIT_SESSION_ID" {
+                opts.session = Some(value);
+            }
+        }
+        opts
+    }
+
+    /// The manifest's file name inside the `dockerfile` local.
+    pub(crate) fn filename(&self) -> &str {
+        self.raw
+            .get("filename")
+            .map_or("Dockerfile", String::as_str)
+    }
+
+    /// `--target`, when given and non-empty.
+    pub(crate) fn target(&self) -> Option<&str> {
+        self.raw
+            .get("target")
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+    }
+
+    fn prefixed(&self, prefix: &str) -> BTreeMap<String, String> {
+        self.raw
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|n| (n.to_owned(), v.clone())))
+            .collect()
+    }
+
+    /// `--build-arg NAME=VALUE` values.
+    pub(crate) fn build_args(&self) -> BTreeMap<String, String> {
+        self.prefixed("build-arg:")
+    }
+
+    /// `--label NAME=VALUE` values.
+    pub(crate) fn labels(&self) -> BTreeMap<String, String> {
+        self.prefixed("label:")
+    }
+
+    /// `--no-cache` (for every step; a list of stage names does not apply to manifests).
+    pub(crate) fn no_cache(&self) -> bool {
+        self.raw.contains_key("no-cache")
+    }
+
+    /// How to resolve base images: `default` (local first), `pull` or `local`.
+    pub(crate) fn resolve_mode(&self) -> &str {
+        self.raw
+            .get("image-resolve-mode")
+            .map_or("default", String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Opts;
+
+    #[test]
+    fn options_split_once_on_equals() {
+        let vars = [
+            ("BUILDKIT_FRONTEND_OPT_0", "filename=variants.yaml"),
+            ("BUILDKIT_FRONTEND_OPT_1", "build-arg:X=a=b"),
+            ("BUILDKIT_FRONTEND_OPT_2", "label:team=core"),
+            ("BUILDKIT_FRONTEND_OPT_3", "no-cache="),
+            ("BUILDKIT_FRONTEND_OPT_4", "target="),
+            ("BUILDKIT_SESSION_ID", "s1"),
+            ("HOME", "/root"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()));
+        let o = Opts::from_vars(vars);
+        assert_eq!(o.filename(), "variants.yaml");
+        assert_eq!(o.build_args().get("X").map(String::as_str), Some("a=b"));
+        assert_eq!(o.labels().get("team").map(String::as_str), Some("core"));
+        assert!(o.no_cache());
+        assert_eq!(o.target(), None);
+        assert_eq!(o.session.as_deref(), Some("s1"));
+        assert_eq!(o.resolve_mode(), "default");
+    }
+}

@@ -1,0 +1,232 @@
+//! Helpers for driving a real Docker engine from tests: the client, the test base image, and
+//! reading BuildKit's plain progress.
+#![allow(clippy::missing_panics_doc)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The frontend image tests build through (`scripts/frontend-image` makes it).
+pub const FRONTEND: &str = "dockopt/frontend:local";
+/// The busybox base image the fixtures use.
+pub const BUSYBOX: &str = "dockopt-test/busybox:latest";
+
+/// The Docker client: `DOCKOPT_DOCKER`, else Debian's BuildKit-capable `/usr/bin/docker`.
+#[must_use]
+pub fn docker() -> Command {
+    let bin = std::env::var("DOCKOPT_DOCKER").unwrap_or_else(|_| "/usr/bin/docker".to_owned());
+    let mut cmd = Command::new(bin);
+    cmd.env("DOCKER_BUILDKIT", "1");
+    cmd
+}
+
+/// Runs a docker command and returns its output (any exit status).
+#[must_use]
+pub fn run(args: &[&str]) -> Output {
+    docker()
+        .args(args)
+        .output()
+        .expect("the docker client runs")
+}
+
+/// Runs a docker command that must succeed; returns stdout.
+#[must_use]
+pub fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Checks the engine, the frontend image and the busybox base; makes the base if missing.
+pub fn engine_ready() {
+    let v = run(&["version", "--format", "{{.Server.Version}}"]);
+    assert!(
+        v.status.success(),
+        "no Docker engine answers; run scripts/dockerd-up:\n{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let fe = run(&["image", "inspect", FRONTEND]);
+    assert!(
+        fe.status.success(),
+        "the frontend image {FRONTEND} is missing; run scripts/frontend-image"
+    );
+    if !run(&["image", "inspect", BUSYBOX]).status.success() {
+        import_busybox(BUSYBOX);
+    }
+}
+
+/// Makes a busybox image from Debian's static busybox with `docker import`.
+pub fn import_busybox(tag: &str) {
+    let dir = scratch_dir("busybox-rootfs");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::fs::create_dir_all(dir.join("etc")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("tmp")).expect("mkdir");
+    std::fs::copy("/bin/busybox", bin.join("busybox"))
+        .expect("/bin/busybox (apt-get install busybox-static)");
+    for applet in [
+        "sh", "ls", "cat", "echo", "mkdir", "id", "env", "test", "true", "rm", "cp", "grep",
+        "sleep",
+    ] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("symlink");
+    }
+    std::fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+    std::fs::write(dir.join("etc/group"), "root:x:0:\n").expect("group");
+    let tar = dir.with_extension("tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let _ = ok(&[
+        "import",
+        "-c",
+        "ENV PATH=/bin",
+        tar.to_str().expect("utf-8"),
+        tag,
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&tar).ok();
+}
+
+/// A fresh directory under the system temp dir.
+#[must_use]
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "dockopt-it-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A value unique to this test run, for build args that must miss the cache.
+#[must_use]
+pub fn salt(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// The toolbox fixture's folder.
+#[must_use]
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// One vertex of BuildKit's plain progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Vertex {
+    /// Its name (`RUN …`, `[internal] …`).
+    pub name: String,
+    /// Its digest.
+    pub digest: String,
+    /// Reused from the cache.
+    pub cached: bool,
+    /// Finished (ran, or came from the cache).
+    pub done: bool,
+    /// Failed.
+    pub error: bool,
+}
+
+/// Parses `--progress=plain` output into vertices, in order of first appearance.
+#[must_use]
+pub fn vertices(progress: &str) -> Vec<Vertex> {
+    let mut by_id: BTreeMap<u32, Vertex> = BTreeMap::new();
+    let mut order = Vec::new();
+    for line in progress.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((id, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        let Ok(id) = id.parse::<u32>() else { continue };
+        let v = by_id.entry(id).or_insert_with(|| {
+            order.push(id);
+            Vertex::default()
+        });
+        if text == "CACHED" {
+            v.cached = true;
+            v.done = true;
+        } else if text.starts_with("DONE") {
+            v.done = true;
+        } else if text.starts_with("ERROR") {
+            v.error = true;
+        } else if let Some(d) = text.strip_prefix("sha256:") {
+            if v.digest.is_empty() {
+                v.digest = format!("sha256:{d}");
+            }
+        } else if v.name.is_empty() {
+            v.name = text.to_owned();
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect()
+}
+
+/// The vertices that are build steps (`RUN …` or `COPY …`).
+#[must_use]
+pub fn steps(progress: &str) -> Vec<Vertex> {
+    vertices(progress)
+        .into_iter()
+        .filter(|v| v.name.starts_with("RUN ") || v.name.starts_with("COPY "))
+        .collect()
+}
+
+/// `docker build --progress=plain -f FILE [ARGS] CONTEXT`: (success, progress text).
+#[must_use]
+pub fn build(context: &Path, file: &str, args: &[&str]) -> (bool, String) {
+    let mut cmd = docker();
+    cmd.arg("build")
+        .arg("--progress=plain")
+        .arg("-f")
+        .arg(context.join(file));
+    cmd.args(args).arg(context);
+    let out = cmd.output().expect("docker build runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Number of trie step nodes dockopt's plan has for the manifest at `path` (with build args).
+#[must_use]
+pub fn planned_steps(
+    path: &Path,
+    build_args: &BTreeMap<String, String>,
+    targets: Option<&[&str]>,
+) -> usize {
+    let text = std::fs::read_to_string(path).expect("manifest");
+    let m = dockopt_manifest::parse("variants.yaml", &text, build_args).expect("valid manifest");
+    let plan =
+        dockopt_planner::solve(&m.problem(), &dockopt_planner::Options::default()).expect("plans");
+    let trie = dockopt_planner::Trie::build(&m.problem(), &plan.orders);
+    trie.nodes
+        .iter()
+        .filter(|n| n.step.is_some())
+        .filter(|n| {
+            targets.is_none_or(|ts| {
+                n.targets
+                    .iter()
+                    .any(|&t| ts.contains(&m.targets[t].name.as_str()))
+            })
+        })
+        .count()
+}

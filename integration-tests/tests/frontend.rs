@@ -1,0 +1,268 @@
+//! The frontend through a real `docker build` on the local engine (no mocks).
+
+use std::collections::BTreeMap;
+
+use dockopt_integration_tests::{
+    build, engine_ready, fixture, ok, planned_steps, run, salt, steps, vertices,
+};
+
+const FILE: &str = "variants.yaml";
+const TARGETS: [&str; 5] = ["devel", "full", "git", "minimal", "scripting"];
+
+/// Removes the test's images when the test ends, pass or fail.
+struct Images(Vec<String>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        for tag in &self.0 {
+            let _ = run(&["rmi", "-f", tag]);
+        }
+    }
+}
+
+fn salted(salt: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("SALT".to_owned(), salt.to_owned())])
+}
+
+#[test]
+fn every_variant_builds_runs_and_has_its_config() {
+    engine_ready();
+    let ctx = fixture("toolbox");
+    let salt = salt("config");
+    let arg = format!("SALT={salt}");
+    let mut images = Images(Vec::new());
+    for target in TARGETS {
+        let tag = format!("dockopt-it/{salt}:{target}");
+        let (ok_build, progress) = build(
+            &ctx,
+            FILE,
+            &[
+                "--target",
+                target,
+                "--build-arg",
+                &arg,
+                "--label",
+                "built.by=it",
+                "-t",
+                &tag,
+            ],
+        );
+        assert!(ok_build, "{target}:\n{progress}");
+        images.0.push(tag);
+    }
+    let tag = |t: &str| format!("dockopt-it/{salt}:{t}");
+    // Each image holds exactly the files of its own steps.
+    let files = |t: &str| {
+        ok(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            &tag(t),
+            "-c",
+            "ls /tools",
+        ])
+    };
+    assert_eq!(
+        files("minimal").split_whitespace().collect::<Vec<_>>(),
+        ["curl"]
+    );
+    assert_eq!(
+        files("scripting").split_whitespace().collect::<Vec<_>>(),
+        ["curl", "jq", "python"]
+    );
+    assert_eq!(
+        files("devel").split_whitespace().collect::<Vec<_>>(),
+        ["curl", "git", "make", "python"]
+    );
+    assert_eq!(
+        files("full").split_whitespace().collect::<Vec<_>>(),
+        ["curl", "git", "hello", "jq", "make", "python"]
+    );
+    let salt_file = ok(&["run", "--rm", &tag("minimal"), "cat", "/tools/.salt"]);
+    assert_eq!(salt_file.trim(), salt, "the build arg reached the step");
+    // `finally` copied from the context, then ran in its workdir.
+    assert_eq!(
+        ok(&["run", "--rm", &tag("full"), "cat", "/tools/hello"]).trim(),
+        "hello from the context"
+    );
+    // Cmd of scripting runs as the image's default command.
+    assert_eq!(ok(&["run", "--rm", &tag("scripting")]).trim(), "python");
+    // Entrypoint + cmd of devel.
+    assert_eq!(
+        ok(&["run", "--rm", &tag("devel")])
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["curl", "git", "make", "python"]
+    );
+
+    let inspect = |t: &str| -> serde_json::Value {
+        let out = ok(&["image", "inspect", "--format", "{{json .Config}}", &tag(t)]);
+        serde_json::from_str(&out).expect("config JSON")
+    };
+    let git = inspect("git");
+    assert_eq!(git["User"], "1000");
+    assert_eq!(git["WorkingDir"], "/home/tools");
+    let env: Vec<&str> = git["Env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(env.contains(&"GIT_PAGER=cat"), "{env:?}");
+    assert!(
+        env.contains(&"PATH=/bin"),
+        "the base image's env is kept: {env:?}"
+    );
+    assert_eq!(git["Labels"]["built.by"], "it", "--label reaches the image");
+    let scripting = inspect("scripting");
+    assert_eq!(
+        scripting["Cmd"],
+        serde_json::json!(["cat", "/tools/python"])
+    );
+    assert_eq!(
+        scripting["Labels"]["org.opencontainers.image.title"],
+        "scripting"
+    );
+    assert!(
+        scripting["ExposedPorts"].get("8000/tcp").is_some(),
+        "{scripting}"
+    );
+    let devel = inspect("devel");
+    assert_eq!(devel["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    assert_eq!(devel["Cmd"], serde_json::json!(["ls /tools"]));
+    assert_eq!(inspect("full")["WorkingDir"], "/tools");
+    // The user step ran where the plan put it: the git image knows user 1000.
+    assert!(ok(&["run", "--rm", &tag("git"), "id"]).contains("uid=1000(tools)"));
+}
+
+#[test]
+fn shared_steps_come_from_the_cache_and_each_trie_node_runs_once() {
+    engine_ready();
+    let ctx = fixture("toolbox");
+    let salt = salt("sharing");
+    let arg = format!("SALT={salt}");
+    let mut executed = 0;
+    let mut seen: Vec<&str> = Vec::new();
+    for target in TARGETS {
+        let (ok_build, progress) = build(&ctx, FILE, &["--target", target, "--build-arg", &arg]);
+        assert!(ok_build, "{target}:\n{progress}");
+        let vs = steps(&progress);
+        assert!(!vs.is_empty(), "{target}: no steps in\n{progress}");
+        for v in &vs {
+            assert!(v.done, "{target}: {} did not finish", v.name);
+            if !v.cached {
+                executed += 1;
+            }
+        }
+        // A step planned as shared with a target built earlier must come from the cache.
+        let before = planned_steps(&ctx.join(FILE), &salted(&salt), Some(&seen));
+        seen.push(target);
+        let through = planned_steps(&ctx.join(FILE), &salted(&salt), Some(&seen));
+        let ran = vs.iter().filter(|v| !v.cached).count();
+        assert_eq!(
+            ran,
+            through - before,
+            "{target} ran steps other targets had built:\n{progress}"
+        );
+        if target != TARGETS[0] {
+            assert!(
+                vs.iter().any(|v| v.cached),
+                "{target} reused nothing:\n{progress}"
+            );
+        }
+    }
+    assert_eq!(
+        executed,
+        planned_steps(&ctx.join(FILE), &salted(&salt), None),
+        "steps run across all variants = trie nodes"
+    );
+}
+
+#[test]
+fn one_build_without_target_runs_every_trie_node_once() {
+    engine_ready();
+    let ctx = fixture("toolbox");
+    let salt = salt("all");
+    let arg = format!("SALT={salt}");
+    let tag = format!("dockopt-it/{salt}:default");
+    let _images = Images(vec![tag.clone()]);
+    let (ok_build, progress) = build(&ctx, FILE, &["--build-arg", &arg, "-t", &tag]);
+    assert!(ok_build, "{progress}");
+    let vs = steps(&progress);
+    assert!(vs.iter().all(|v| v.done && !v.cached), "{progress}");
+    let mut digests: Vec<&str> = vs.iter().map(|v| v.digest.as_str()).collect();
+    digests.sort_unstable();
+    digests.dedup();
+    assert_eq!(digests.len(), vs.len(), "a step ran twice:\n{progress}");
+    assert_eq!(
+        vs.len(),
+        planned_steps(&ctx.join(FILE), &salted(&salt), None),
+        "{progress}"
+    );
+    // The image is the `default:` target.
+    assert_eq!(
+        ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Config.WorkingDir}}",
+            &tag
+        ])
+        .trim(),
+        "/tools"
+    );
+}
+
+#[test]
+fn the_same_manifest_gives_the_same_llb_digests() {
+    engine_ready();
+    let ctx = fixture("toolbox");
+    let salt = salt("digests");
+    let arg = format!("SALT={salt}");
+    let digests = |progress: &str| -> Vec<(String, String)> {
+        let mut d: Vec<(String, String)> = vertices(progress)
+            .into_iter()
+            .filter(|v| v.name.starts_with("RUN ") || v.name.starts_with("[base]"))
+            .map(|v| (v.name, v.digest))
+            .collect();
+        d.sort();
+        d
+    };
+    let (a_ok, a) = build(&ctx, FILE, &["--target", "devel", "--build-arg", &arg]);
+    let (b_ok, b) = build(
+        &ctx,
+        FILE,
+        &["--target", "devel", "--build-arg", &arg, "--no-cache"],
+    );
+    assert!(a_ok && b_ok, "{a}\n{b}");
+    assert_eq!(digests(&a).len(), 6, "{a}");
+    assert_eq!(digests(&a), digests(&b));
+    // --no-cache really ran the steps again.
+    assert!(steps(&b).iter().all(|v| !v.cached), "{b}");
+}
+
+#[test]
+fn bad_manifests_report_file_line_and_column() {
+    engine_ready();
+    let dir = dockopt_integration_tests::scratch_dir("bad");
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "# syntax=dockopt/frontend:local\nversion: 1\nsteps: {a: echo a}\ntargets:\n  t: {from: dockopt-test/busybox, steps: [a, b]}\n",
+    )
+    .expect("write");
+    let (ok_build, progress) = build(&dir, "bad.yaml", &[]);
+    assert!(!ok_build);
+    assert!(progress.contains("bad.yaml:5:46"), "{progress}");
+    assert!(progress.contains("no step is named `b`"), "{progress}");
+    assert!(progress.contains("code = InvalidArgument"), "{progress}");
+
+    let (ok_build, progress) = build(&fixture("toolbox"), FILE, &["--target", "nope"]);
+    assert!(!ok_build);
+    assert!(
+        progress
+            .contains("no target `nope`; the targets are: devel, full, git, minimal, scripting"),
+        "{progress}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

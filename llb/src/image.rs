@@ -1,0 +1,155 @@
+//! Image configs: what a base image brings to every step, and the final image's config.
+
+use std::collections::BTreeMap;
+
+use dockopt_manifest::Target;
+use serde_json::{Map, Value, json};
+
+/// The PATH BuildKit and Docker assume when an image sets none.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A resolved base image: the reference its source op names and its config.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BaseConfig {
+    /// Fully qualified reference, pinned to a digest when the daemon gave one.
+    pub reference: String,
+    /// The image config JSON as the registry or daemon gave it (`Null` when unknown).
+    pub config: Value,
+}
+
+impl BaseConfig {
+    /// A base whose config is not known (planning without a daemon): no env but PATH.
+    #[must_use]
+    pub fn unresolved(reference: &str) -> Self {
+        Self {
+            reference: reference.to_owned(),
+            config: Value::Null,
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<&Value> {
+        self.config.get("config").and_then(|c| c.get(name))
+    }
+
+    /// `K=V` entries every step starts from: the image's Env, with a default PATH if it has none.
+    #[must_use]
+    pub fn env(&self) -> Vec<String> {
+        let mut env: Vec<String> = self
+            .field("Env")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.insert(0, DEFAULT_PATH.to_owned());
+        }
+        env
+    }
+
+    /// The image's working directory, `/` when unset.
+    #[must_use]
+    pub fn workdir(&self) -> String {
+        self.field("WorkingDir")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("/")
+            .to_owned()
+    }
+
+    /// The image's user, empty (root) when unset.
+    #[must_use]
+    pub fn user(&self) -> String {
+        self.field("User")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// Sets `KEY=value` in an env list: replaces the entry for KEY where it is, else appends.
+pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
+    let entry = format!("{key}={value}");
+    match env
+        .iter_mut()
+        .find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
+    {
+        Some(slot) => *slot = entry,
+        None => env.push(entry),
+    }
+}
+
+/// The final image config JSON of `target`: the base config with the target's env, workdir,
+/// user, cmd, entrypoint, labels (then `extra_labels`, e.g. `--label`) and exposed ports over it.
+/// `platform` (os, architecture) fills in what the base does not say.
+#[must_use]
+pub fn final_config(
+    base: &BaseConfig,
+    target: &Target,
+    extra_labels: &BTreeMap<String, String>,
+    platform: (&str, &str),
+) -> Vec<u8> {
+    let mut image = match &base.config {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    // The exporter writes rootfs and the creation time for the new image.
+    image.remove("rootfs");
+    image.remove("created");
+    image.entry("os").or_insert_with(|| json!(platform.0));
+    image
+        .entry("architecture")
+        .or_insert_with(|| json!(platform.1));
+    let config = image.entry("config").or_insert_with(|| json!({}));
+    if !config.is_object() {
+        *config = json!({});
+    }
+    let Value::Object(config) = config else {
+        return Vec::new();
+    };
+
+    let mut env = base.env();
+    for (k, v) in &target.config.env {
+        set_env(&mut env, k, v);
+    }
+    config.insert("Env".into(), json!(env));
+    if let Some(w) = &target.config.workdir {
+        config.insert("WorkingDir".into(), json!(w));
+    }
+    if let Some(u) = &target.config.user {
+        config.insert("User".into(), json!(u));
+    }
+    if let Some(e) = &target.config.entrypoint {
+        config.insert("Entrypoint".into(), json!(e));
+        // As in a Dockerfile: a new ENTRYPOINT drops the base image's CMD.
+        if target.config.cmd.is_none() {
+            config.insert("Cmd".into(), Value::Null);
+        }
+    }
+    if let Some(c) = &target.config.cmd {
+        config.insert("Cmd".into(), json!(c));
+    }
+    let labels = config.entry("Labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    if let Value::Object(labels) = labels {
+        for (k, v) in target.config.labels.iter().chain(extra_labels) {
+            labels.insert(k.clone(), json!(v));
+        }
+    }
+    if !target.config.expose.is_empty() {
+        let ports = config.entry("ExposedPorts").or_insert_with(|| json!({}));
+        if !ports.is_object() {
+            *ports = json!({});
+        }
+        if let Value::Object(ports) = ports {
+            for p in &target.config.expose {
+                ports.insert(p.clone(), json!({}));
+            }
+        }
+    }
+    serde_json::to_vec(&Value::Object(image)).unwrap_or_default()
+}
