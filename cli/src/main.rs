@@ -1,6 +1,9 @@
 //! dockopt: the command line. CLI and glue over the library crates; the only crate that
 //! touches files, the terminal and (later) the Docker engine.
 
+mod build_cmd;
+mod dockerfile_view;
+mod engine;
 mod plan_view;
 
 use std::collections::BTreeMap;
@@ -23,6 +26,54 @@ struct Cli {
 enum Command {
     /// Plan the step order of every target and show the shared tree and the savings.
     Plan(PlanArgs),
+    /// Build and tag every target (or the chosen ones) with the local Docker engine, through
+    /// the frontend named on the manifest's `# syntax=` line.
+    Build(BuildArgs),
+    /// Print one target as a plain Dockerfile, in the plan's order or as listed.
+    Dockerfile(DockerfileArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DockerfileArgs {
+    /// The manifest.
+    manifest: PathBuf,
+    /// The target to print.
+    #[arg(long, value_name = "NAME")]
+    target: String,
+    /// Step order: the plan's (`planned`) or the manifest's (`listed`).
+    #[arg(long, value_enum, default_value_t = Order::Planned)]
+    order: Order,
+    /// Set a declared arg: `NAME=VALUE` (repeatable).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Order {
+    Planned,
+    Listed,
+}
+
+#[derive(clap::Args, Debug)]
+struct BuildArgs {
+    /// The manifest (YAML, `version: 1`, first line `# syntax=FRONTEND-IMAGE`).
+    manifest: PathBuf,
+    /// The build context (default: the manifest's folder).
+    #[arg(long, value_name = "DIR")]
+    context: Option<PathBuf>,
+    /// Build only this target (repeatable); default: all, in the plan's order.
+    #[arg(long, value_name = "NAME")]
+    target: Vec<String>,
+    /// Set a declared arg: `NAME=VALUE` (repeatable).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+    /// Image name for targets without `tags`: each is tagged `PREFIX:TARGET` (default: the
+    /// manifest's folder name).
+    #[arg(long, value_name = "PREFIX")]
+    tag_prefix: Option<String>,
+    /// Do not use the build cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -79,6 +130,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(args) => plan(&args),
+        Command::Build(args) => build(&args),
+        Command::Dockerfile(args) => dockerfile(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,11 +146,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn plan(args: &PlanArgs) -> Result<(), Failure> {
-    let file = args.manifest.display().to_string();
-    let text = std::fs::read_to_string(&args.manifest)
+/// Reads and validates a manifest; warnings go to stderr.
+fn load(
+    path: &std::path::Path,
+    build_args: &[(String, String)],
+) -> Result<dockopt_manifest::Manifest, Failure> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::User(format!("error: cannot read {file}: {e}\n")))?;
-    let build_args: BTreeMap<String, String> = args.build_args.iter().cloned().collect();
+    let build_args: BTreeMap<String, String> = build_args.iter().cloned().collect();
     let manifest = dockopt_manifest::parse(&file, &text, &build_args)
         .map_err(|d| Failure::User(d.render(&text)))?;
     for name in &manifest.unused_build_args {
@@ -106,6 +163,83 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
             "warning: build arg `{name}` is not declared in {file}; it changes nothing"
         );
     }
+    Ok(manifest)
+}
+
+fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
+    let manifest = load(&args.manifest, &args.build_args)?;
+    let Some(t) = manifest.targets.iter().position(|t| t.name == args.target) else {
+        return Err(Failure::User(format!(
+            "error: no target `{}` in {}; targets: {}\n",
+            args.target,
+            args.manifest.display(),
+            manifest.target_names().join(", ")
+        )));
+    };
+    let order: Vec<usize> = match args.order {
+        Order::Listed => manifest.targets[t]
+            .steps
+            .iter()
+            .chain(&manifest.targets[t].finally)
+            .copied()
+            .collect(),
+        Order::Planned => {
+            let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
+                .map_err(|e| Failure::Internal(e.to_string()))?;
+            plan.orders[t].clone()
+        }
+    };
+    let text = dockerfile_view::dockerfile(&manifest, t, &order);
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    Ok(())
+}
+
+fn build(args: &BuildArgs) -> Result<(), Failure> {
+    let manifest = load(&args.manifest, &args.build_args)?;
+    let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let mut targets = build_cmd::build_order(&manifest, &plan);
+    if !args.target.is_empty() {
+        for t in &args.target {
+            if manifest.target(t).is_none() {
+                return Err(Failure::User(format!(
+                    "error: no target `{t}` in {}; targets: {}\n",
+                    args.manifest.display(),
+                    manifest.target_names().join(", ")
+                )));
+            }
+        }
+        targets.retain(|&t| args.target.contains(&manifest.targets[t].name));
+    }
+    let context = match &args.context {
+        Some(c) => c.clone(),
+        None => args
+            .manifest
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let request = build_cmd::Request {
+        manifest_path: &args.manifest,
+        context: &context,
+        targets,
+        prefix: args
+            .tag_prefix
+            .clone()
+            .unwrap_or_else(|| build_cmd::default_prefix(&args.manifest)),
+        build_args: &args.build_args,
+        no_cache: args.no_cache,
+    };
+    build_cmd::run(&manifest, &request, &mut std::io::stdout()).map_err(Failure::User)
+}
+
+fn plan(args: &PlanArgs) -> Result<(), Failure> {
+    let file = args.manifest.display().to_string();
+    let manifest = load(&args.manifest, &args.build_args)?;
     if let Some(t) = &args.target
         && manifest.target(t).is_none()
     {

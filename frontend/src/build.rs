@@ -6,6 +6,7 @@ use dockopt_llb::{BaseConfig, BuildOptions, Graph, Output, final_config};
 use dockopt_manifest::Manifest;
 use dockopt_planner::Options;
 use dockopt_proto::pb;
+use prost::Message;
 
 use crate::bridge::Bridge;
 use crate::opts::Opts;
@@ -14,6 +15,8 @@ use crate::opts::Opts;
 pub(crate) struct Outcome {
     pub(crate) reference: String,
     pub(crate) metadata: BTreeMap<String, Vec<u8>>,
+    /// One line for the daemon's log: what was built, how big its graph was.
+    pub(crate) summary: String,
 }
 
 /// Why a build ended early.
@@ -141,21 +144,34 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
         no_cache: opts.no_cache(),
         targets: None,
     };
-    let built = build_for(&manifest, &plan, &bases, &options, &wanted)?;
-
+    let mut summary = String::new();
     if wanted.len() > 1 {
-        // One solve that needs every target's result runs every trie node once.
-        let (graph, all) = built;
+        // One solve that needs every target's result runs every trie node once; the chosen
+        // target's own solve after it finds everything in the cache.
+        let (graph, all) = build_for(&manifest, &plan, &bases, &options, &wanted)?;
         let def = graph.definition(&all);
+        summary = format!(
+            "all {} targets: {} ops, {} bytes of LLB; ",
+            wanted.len(),
+            def.def.len(),
+            def.encoded_len()
+        );
         let id = bridge.solve(def).await?;
         bridge.read_file(&id, MARKER).await?;
-        return finish(bridge, &manifest, &plan, &bases, &options, chosen, opts).await;
     }
-    let (graph, leaf) = built;
-    let id = bridge.solve(graph.definition(&leaf)).await?;
+    let (graph, leaf) = build_for(&manifest, &plan, &bases, &options, &[chosen])?;
+    let def = graph.definition(&leaf);
+    let name = &manifest.targets[chosen].name;
+    summary.push_str(&format!(
+        "target {name}: {} ops, {} bytes of LLB",
+        def.def.len(),
+        def.encoded_len()
+    ));
+    let id = bridge.solve(def).await?;
     Ok(Outcome {
         reference: id,
         metadata: image_metadata(&manifest, &bases, chosen, opts)?,
+        summary,
     })
 }
 
@@ -200,23 +216,6 @@ fn build_for(
     };
     let out = graph.add(&op, Some(meta));
     Ok((graph, out))
-}
-
-async fn finish(
-    bridge: &mut Bridge,
-    manifest: &Manifest,
-    plan: &dockopt_planner::Plan,
-    bases: &BTreeMap<String, BaseConfig>,
-    options: &BuildOptions,
-    chosen: usize,
-    opts: &Opts,
-) -> Result<Outcome, Failure> {
-    let (graph, leaf) = build_for(manifest, plan, bases, options, &[chosen])?;
-    let id = bridge.solve(graph.definition(&leaf)).await?;
-    Ok(Outcome {
-        reference: id,
-        metadata: image_metadata(manifest, bases, chosen, opts)?,
-    })
 }
 
 fn image_metadata(

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
+    let started = std::time::Instant::now();
     let code = runtime.block_on(async {
         let opts = opts::Opts::from_vars(std::env::vars());
         let mut bridge = match bridge::Bridge::connect().await {
@@ -27,7 +28,16 @@ fn main() -> ExitCode {
             Err(e) => return fail(&format!("cannot reach BuildKit over stdio: {e}")),
         };
         let returned = match build::run(&mut bridge, &opts).await {
-            Ok(out) => bridge.return_ok(out.reference, out.metadata).await,
+            Ok(out) => {
+                let returned = bridge.return_ok(out.reference, out.metadata).await;
+                // stderr reaches only the daemon's log: the place for timings.
+                log(&format!(
+                    "{} in {} ms",
+                    out.summary,
+                    started.elapsed().as_millis()
+                ));
+                returned
+            }
             Err(failure) => {
                 let (code, message) = failure.into_status();
                 bridge.return_error(code, message).await
@@ -40,6 +50,12 @@ fn main() -> ExitCode {
     });
     // BuildKit waits for this process to exit; the stdin reader thread must not keep it alive.
     std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 })
+}
+
+/// Writes a line to the daemon's log.
+#[allow(clippy::print_stderr)]
+fn log(message: &str) {
+    eprintln!("dockopt-frontend: {message}");
 }
 
 /// Reports to the daemon's log (the only place stderr reaches) and fails.

@@ -1,0 +1,291 @@
+//! Manifest + plan → LLB: one op per trie node, shared prefixes are the same bytes, and the
+//! same manifest always gives the same Definition.
+
+use std::collections::BTreeMap;
+
+use dockopt_llb::{BaseConfig, BuildOptions, all_of, build, digest_of, final_config};
+use dockopt_manifest::Manifest;
+use dockopt_planner::{Options, Plan, Trie};
+use dockopt_proto::pb;
+use prost::Message;
+
+const TEXT: &str = "\
+version: 1
+defaults: {from: busybox}
+steps:
+  prep: {run: mkdir -p /tools}
+  a: {run: echo a > /tools/a, after: [prep], time: 5, env: {A: '1'}}
+  b: {run: echo b > /tools/b, after: [prep], time: 3, workdir: sub}
+targets:
+  ta: {steps: [prep, a], env: {X: '1'}, cmd: [cat, /tools/a], labels: {t: a}, expose: ['80']}
+  tb: {steps: [b, prep, a], finally: [{copy: {src: [f1, f2], dest: d/}}]}
+  tc: {from: 'alpine:3', steps: [prep]}
+";
+
+fn setup() -> (Manifest, Plan, BTreeMap<String, BaseConfig>) {
+    let m = dockopt_manifest::parse("m.yaml", TEXT, &BTreeMap::new()).expect("valid");
+    let plan = dockopt_planner::solve(&m.problem(), &Options::default()).expect("plan");
+    let mut bases = BTreeMap::new();
+    bases.insert(
+        "docker.io/library/busybox:latest".to_owned(),
+        BaseConfig {
+            reference: "docker.io/library/busybox:latest".into(),
+            config: serde_json::json!({"os": "linux", "architecture": "amd64",
+                "config": {"Env": ["PATH=/bin", "HOME=/root"], "WorkingDir": "/w", "User": "0", "Cmd": ["sh"]}}),
+        },
+    );
+    bases.insert(
+        "docker.io/library/alpine:3".to_owned(),
+        BaseConfig::unresolved("docker.io/library/alpine:3"),
+    );
+    (m, plan, bases)
+}
+
+fn ops(def: &pb::Definition) -> Vec<pb::Op> {
+    def.def
+        .iter()
+        .map(|b| pb::Op::decode(b.as_slice()).expect("op decodes"))
+        .collect()
+}
+
+#[test]
+fn every_trie_node_is_one_op_and_prefixes_are_shared() {
+    let (m, plan, bases) = setup();
+    let built = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let trie = Trie::build(&m.problem(), &plan.orders);
+    // One op per trie node (roots are the base sources), plus the context source for the copy.
+    assert_eq!(built.graph.len(), trie.nodes.len() + 1);
+    let defs: Vec<pb::Definition> = built
+        .leaves
+        .iter()
+        .map(|l| built.graph.definition(l.as_ref().expect("leaf")))
+        .collect();
+    // `prep` then `a` is the shared prefix of ta and tb: the same op bytes in both graphs.
+    let (ta, tb) = (&defs[0], &defs[1]);
+    let shared: Vec<&Vec<u8>> = ta.def.iter().filter(|op| tb.def.contains(op)).collect();
+    assert_eq!(shared.len(), 3, "base, prep, a");
+    // Every input names an op of the same Definition; the terminal is last with one input.
+    for def in &defs {
+        let digests: Vec<String> = def.def.iter().map(|b| digest_of(b)).collect();
+        let decoded = ops(def);
+        for (i, op) in decoded.iter().enumerate() {
+            for input in &op.inputs {
+                let at = digests
+                    .iter()
+                    .position(|d| *d == input.digest)
+                    .expect("input present");
+                assert!(at < i, "inputs come first");
+            }
+        }
+        let terminal = decoded.last().expect("terminal");
+        assert!(terminal.op.is_none() && terminal.inputs.len() == 1);
+        for key in def.metadata.keys() {
+            assert!(
+                digests.contains(key),
+                "metadata keyed by a digest of the definition"
+            );
+        }
+    }
+}
+
+#[test]
+fn exec_ops_carry_the_base_config_and_the_step_context() {
+    let (m, plan, bases) = setup();
+    let built = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let def = built
+        .graph
+        .definition(built.leaves[1].as_ref().expect("tb"));
+    let execs: Vec<pb::Meta> = ops(&def)
+        .into_iter()
+        .filter_map(|op| match op.op {
+            Some(pb::op::Op::Exec(e)) => e.meta,
+            _ => None,
+        })
+        .collect();
+    let a = execs
+        .iter()
+        .find(|e| e.args[2].contains("echo a"))
+        .expect("step a");
+    assert_eq!(a.args[..2], ["/bin/sh".to_owned(), "-c".to_owned()]);
+    assert_eq!(a.env, ["PATH=/bin", "HOME=/root", "A=1"]);
+    assert_eq!((a.cwd.as_str(), a.user.as_str()), ("/w", "0"));
+    let b = execs
+        .iter()
+        .find(|e| e.args[2].contains("echo b"))
+        .expect("step b");
+    assert_eq!(b.cwd, "/w/sub", "a relative workdir is under the base's");
+    // The copy of two sources chains two actions, into the workdir-relative destination.
+    let file = ops(&def).into_iter().find_map(|op| match op.op {
+        Some(pb::op::Op::File(f)) => Some((op.inputs.len(), f)),
+        _ => None,
+    });
+    let (inputs, file) = file.expect("copy op");
+    assert_eq!(inputs, 2);
+    let copies: Vec<(i64, i64, i64, String, String)> = file
+        .actions
+        .iter()
+        .map(|a| match &a.action {
+            Some(pb::file_action::Action::Copy(c)) => (
+                a.input,
+                a.secondary_input,
+                a.output,
+                c.src.clone(),
+                c.dest.clone(),
+            ),
+            _ => panic!("copy"),
+        })
+        .collect();
+    assert_eq!(
+        copies,
+        vec![
+            (0, 1, -1, "/f1".into(), "/w/d/".into()),
+            (2, 1, 0, "/f2".into(), "/w/d/".into())
+        ]
+    );
+}
+
+#[test]
+fn the_same_manifest_gives_the_same_bytes() {
+    let (m, plan, bases) = setup();
+    let options = BuildOptions {
+        session: Some("s".into()),
+        ..Default::default()
+    };
+    let encode = || {
+        let built = build(&m, &plan, &bases, &options).expect("builds");
+        built
+            .leaves
+            .iter()
+            .map(|l| {
+                built
+                    .graph
+                    .definition(l.as_ref().expect("leaf"))
+                    .encode_to_vec()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(encode(), encode());
+    // A fresh parse and plan of the same text gives the same bytes too.
+    let (m2, plan2, _) = setup();
+    let again = build(&m2, &plan2, &bases, &options).expect("builds");
+    let first = build(&m, &plan, &bases, &options).expect("builds");
+    assert_eq!(
+        first
+            .graph
+            .definition(first.leaves[0].as_ref().expect("leaf"))
+            .encode_to_vec(),
+        again
+            .graph
+            .definition(again.leaves[0].as_ref().expect("leaf"))
+            .encode_to_vec()
+    );
+    // The wire form of an op is part of every user's cache key: it must not drift.
+    let base = first.nodes[0].as_ref().expect("root");
+    assert_eq!(
+        base.digest,
+        digest_of(
+            &pb::Op {
+                op: Some(pb::op::Op::Source(pb::SourceOp {
+                    identifier: "docker-image://docker.io/library/busybox:latest".into(),
+                    attrs: BTreeMap::new()
+                })),
+                ..Default::default()
+            }
+            .encode_to_vec()
+        )
+    );
+    // Hand-encoded (field 3 {field 1: identifier}) and hashed outside Rust.
+    assert_eq!(
+        base.digest,
+        "sha256:74ecb5d790c33a213ba00f8f43d62947df1d4dea72f5ec13353a9b943f469f0f"
+    );
+}
+
+#[test]
+fn emitting_some_targets_keeps_their_bytes() {
+    let (m, plan, bases) = setup();
+    let all = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let only = build(
+        &m,
+        &plan,
+        &bases,
+        &BuildOptions {
+            targets: Some(vec![1]),
+            ..Default::default()
+        },
+    )
+    .expect("builds");
+    assert!(
+        only.leaves[2].is_none(),
+        "the alpine target shares nothing with tb"
+    );
+    assert_eq!(only.leaves[1], all.leaves[1]);
+    let alpine_only = BTreeMap::from([(
+        "docker.io/library/alpine:3".to_owned(),
+        BaseConfig::unresolved("docker.io/library/alpine:3"),
+    )]);
+    assert!(
+        build(
+            &m,
+            &plan,
+            &alpine_only,
+            &BuildOptions {
+                targets: Some(vec![2]),
+                ..Default::default()
+            }
+        )
+        .is_ok()
+    );
+    assert!(
+        build(&m, &plan, &alpine_only, &BuildOptions::default()).is_err(),
+        "an unresolved base is an error"
+    );
+}
+
+#[test]
+fn all_of_depends_on_every_leaf() {
+    let (m, plan, bases) = setup();
+    let built = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let leaves: Vec<_> = built.leaves.iter().flatten().cloned().collect();
+    let op = all_of(&leaves, "/marker", b"x");
+    assert_eq!(op.inputs.len(), 3);
+    let Some(pb::op::Op::File(f)) = op.op else {
+        panic!("file op")
+    };
+    assert_eq!(f.actions.len(), 4);
+    assert_eq!(
+        f.actions.iter().filter(|a| a.output == 0).count(),
+        1,
+        "one output, the last action"
+    );
+    assert_eq!(f.actions.last().map(|a| a.output), Some(0));
+}
+
+#[test]
+fn final_config_merges_over_the_base() {
+    let (m, _, bases) = setup();
+    let base = &bases["docker.io/library/busybox:latest"];
+    let ta = m.target("ta").expect("ta");
+    let labels = BTreeMap::from([("cli".to_owned(), "yes".to_owned())]);
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&final_config(base, ta, &labels, ("linux", "amd64"))).expect("json");
+    assert_eq!(
+        cfg["config"]["Env"],
+        serde_json::json!(["PATH=/bin", "HOME=/root", "X=1"])
+    );
+    assert_eq!(cfg["config"]["Cmd"], serde_json::json!(["cat", "/tools/a"]));
+    assert_eq!(
+        cfg["config"]["Labels"],
+        serde_json::json!({"t": "a", "cli": "yes"})
+    );
+    assert_eq!(
+        cfg["config"]["ExposedPorts"],
+        serde_json::json!({"80/tcp": {}})
+    );
+    assert_eq!(cfg["config"]["WorkingDir"], "/w");
+    assert_eq!(
+        (cfg["os"].as_str(), cfg["architecture"].as_str()),
+        (Some("linux"), Some("amd64"))
+    );
+    assert!(cfg.get("rootfs").is_none());
+}
