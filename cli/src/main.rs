@@ -108,6 +108,7 @@ enum Format {
 enum MethodArg {
     Auto,
     Exact,
+    Heuristic,
     Greedy,
 }
 
@@ -251,6 +252,7 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let method = match args.method {
         MethodArg::Auto => Method::Auto,
         MethodArg::Exact => Method::Exact,
+        MethodArg::Heuristic => Method::Heuristic,
         MethodArg::Greedy => Method::Greedy,
     };
     let options = Options {

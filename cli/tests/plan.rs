@@ -261,13 +261,29 @@ fn dockerfile_prints_a_target_as_listed_or_as_planned() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[1], "FROM debian:bookworm");
     assert_eq!(lines[2], "RUN apt-get update");
-    assert_eq!(lines[3], "RUN apt-get install -y --no-install-recommends ca-certificates");
-    assert!(text.contains("COPY [\"ci/\",\"/ci\"]\nRUN chmod +x /ci/entry.sh\nENTRYPOINT [\"/ci/entry.sh\"]\n"), "{text}");
+    assert_eq!(
+        lines[3],
+        "RUN apt-get install -y --no-install-recommends ca-certificates"
+    );
+    assert!(
+        text.contains(
+            "COPY [\"ci/\",\"/ci\"]\nRUN chmod +x /ci/entry.sh\nENTRYPOINT [\"/ci/entry.sh\"]\n"
+        ),
+        "{text}"
+    );
     let planned = stdout(&dockopt(&["dockerfile", p, "--target", "ci"]));
     let plan = json_plan(p);
-    let steps: Vec<&str> = plan["targets"]["ci"]["steps"].as_array().expect("steps").iter().filter_map(|s| s.as_str()).collect();
+    let steps: Vec<&str> = plan["targets"]["ci"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
     // Same steps, the plan's order: `git` comes right after the shared update/certs prefix.
     assert_eq!(steps[2], "git");
-    assert_eq!(planned.lines().nth(4), Some("RUN apt-get install -y --no-install-recommends git"));
+    assert_eq!(
+        planned.lines().nth(4),
+        Some("RUN apt-get install -y --no-install-recommends git")
+    );
     assert_eq!(planned.lines().count(), text.lines().count());
 }

@@ -8,8 +8,10 @@
 //! Time O(3ⁿ) (half, by keeping the lowest item in A), memory two `f64` per subset.
 
 use crate::group::Group;
+use crate::hierarchy::Hierarchy;
 use crate::precedence::Precedence;
 use crate::problem::StepId;
+use crate::universe::Universe;
 
 /// Largest group the DP takes: 2 × 8 × 2ⁿ bytes of tables.
 pub(crate) const MAX_ITEMS: usize = 26;
@@ -25,139 +27,6 @@ pub(crate) fn work(n: usize) -> f64 {
 pub(crate) struct Solution {
     pub(crate) orders: Vec<Vec<StepId>>,
     pub(crate) value: f64,
-}
-
-/// Local view of the group's steps that can ever be shared or block sharing.
-struct Universe {
-    /// Local index → step id.
-    steps: Vec<StepId>,
-    /// Words per bitset.
-    words: usize,
-    /// Per item, its local set.
-    sets: Vec<Vec<u64>>,
-    /// Per local step, the local steps that must follow it (empty when there is no precedence).
-    succ: Vec<Vec<u64>>,
-    costs: Vec<f64>,
-    has_precedence: bool,
-}
-
-impl Universe {
-    fn new(group: &Group, prec: &Precedence, costs: &[f64]) -> Self {
-        let mut count: std::collections::BTreeMap<StepId, usize> =
-            std::collections::BTreeMap::new();
-        for item in &group.items {
-            for &s in &item.set {
-                *count.entry(s).or_default() += 1;
-            }
-        }
-        let shared: Vec<StepId> = count
-            .iter()
-            .filter(|&(_, &c)| c >= 2)
-            .map(|(&s, _)| s)
-            .collect();
-        let mut steps = shared.clone();
-        if !prec.is_empty() {
-            // A step held by one item still blocks its successors from being shared.
-            steps.extend(
-                count
-                    .iter()
-                    .filter(|&(s, &c)| c == 1 && shared.iter().any(|&b| prec.after(*s).contains(b)))
-                    .map(|(&s, _)| s),
-            );
-            steps.sort_unstable();
-        }
-        let words = steps.len().div_ceil(64).max(1);
-        let local = |s: StepId| steps.binary_search(&s).ok();
-        let to_bits = |members: &mut dyn Iterator<Item = StepId>| {
-            let mut bits = vec![0u64; words];
-            for s in members {
-                if let Some(i) = local(s) {
-                    bits[i / 64] |= 1 << (i % 64);
-                }
-            }
-            bits
-        };
-        let sets = group
-            .items
-            .iter()
-            .map(|item| to_bits(&mut item.set.iter().copied()))
-            .collect();
-        let has_precedence = !prec.is_empty();
-        let succ = if has_precedence {
-            steps
-                .iter()
-                .map(|&a| to_bits(&mut prec.after(a).iter()))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let step_costs = steps.iter().map(|&s| costs[s]).collect();
-        Self {
-            steps,
-            words,
-            sets,
-            succ,
-            costs: step_costs,
-            has_precedence,
-        }
-    }
-
-    /// H(S) from I(S) and U(S), written into `out`.
-    fn hoisted(&self, inter: &[u64], union: &[u64], out: &mut [u64]) {
-        out.copy_from_slice(inter);
-        if !self.has_precedence {
-            return;
-        }
-        for (w, (&i, &u)) in inter.iter().zip(union).enumerate() {
-            let mut bad = u & !i;
-            while bad != 0 {
-                let a = w * 64 + bad.trailing_zeros() as usize;
-                bad &= bad - 1;
-                for (o, s) in out.iter_mut().zip(&self.succ[a]) {
-                    *o &= !s;
-                }
-            }
-        }
-    }
-
-    fn weight(&self, bits: &[u64]) -> f64 {
-        let mut total = 0.0;
-        for (w, &word) in bits.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                total += self.costs[w * 64 + word.trailing_zeros() as usize];
-                word &= word - 1;
-            }
-        }
-        total
-    }
-
-    fn members(&self, bits: &[u64]) -> Vec<StepId> {
-        let mut out = Vec::new();
-        for (w, &word) in bits.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                out.push(self.steps[w * 64 + word.trailing_zeros() as usize]);
-                word &= word - 1;
-            }
-        }
-        out
-    }
-
-    /// I(S), U(S) of a mask, computed directly.
-    fn inter_union(&self, mask: u32) -> (Vec<u64>, Vec<u64>) {
-        let mut inter = vec![!0u64; self.words];
-        let mut union = vec![0u64; self.words];
-        for (k, set) in self.sets.iter().enumerate() {
-            if mask & (1 << k) != 0 {
-                for w in 0..self.words {
-                    inter[w] &= set[w];
-                    union[w] |= set[w];
-                }
-            }
-        }
-        (inter, union)
-    }
 }
 
 /// Solves a group of at most [`MAX_ITEMS`] items exactly.
@@ -236,64 +105,45 @@ pub(crate) fn solve(group: &Group, prec: &Precedence, costs: &[f64]) -> Solution
         f[s as usize] = best - h[s as usize];
     }
 
-    let mut orders = vec![Vec::new(); n];
-    place(group, &uni, prec, &f, &h, full, &[], &mut orders);
+    // Rebuild the optimal tree: at each set, the first split (in DP order) reaching its value.
+    let mut tree = Hierarchy::leaves(n);
+    let mut stack: Vec<(u32, bool)> = vec![(full, false)];
+    let mut node_of: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+    while let Some((mask, expanded)) = stack.pop() {
+        if mask.count_ones() == 1 {
+            node_of.insert(mask, mask.trailing_zeros() as usize);
+            continue;
+        }
+        let split = best_split(&f, &h, mask);
+        if expanded {
+            let a = node_of[&(mask ^ split)];
+            let b = node_of[&split];
+            let node = tree.join(a, b);
+            node_of.insert(mask, node);
+        } else {
+            stack.push((mask, true));
+            stack.push((split, false));
+            stack.push((mask ^ split, false));
+        }
+    }
+    tree.root = node_of[&full];
+    let orders = tree.orders(group, &uni, prec);
     Solution {
         orders,
         value: f[full as usize],
     }
 }
 
-/// Appends to every item of `mask` the steps of its trie node below `placed`, then recurses.
-#[allow(clippy::too_many_arguments)]
-fn place(
-    group: &Group,
-    uni: &Universe,
-    prec: &Precedence,
-    f: &[f64],
-    h: &[f64],
-    mask: u32,
-    placed: &[StepId],
-    orders: &mut [Vec<StepId>],
-) {
-    if mask.count_ones() == 1 {
-        let k = mask.trailing_zeros() as usize;
-        let own: Vec<StepId> = group.items[k]
-            .set
-            .iter()
-            .copied()
-            .filter(|s| !placed.contains(s))
-            .collect();
-        orders[k].extend(prec.sort(&own));
-        return;
-    }
-    let (inter, union) = uni.inter_union(mask);
-    let mut hoisted = vec![0u64; uni.words];
-    uni.hoisted(&inter, &union, &mut hoisted);
-    let here = uni.members(&hoisted);
-    let block: Vec<StepId> = here
-        .iter()
-        .copied()
-        .filter(|s| !placed.contains(s))
-        .collect();
-    let block = prec.sort(&block);
-    for (k, order) in orders.iter_mut().enumerate() {
-        if mask & (1 << k) != 0 {
-            order.extend_from_slice(&block);
-        }
-    }
-    // The first split (in DP order) that reaches the stored optimum.
+/// The first split (in DP order) of `mask` that reaches its stored optimum.
+fn best_split(f: &[f64], h: &[f64], mask: u32) -> u32 {
     let low = mask & mask.wrapping_neg();
     let rest = mask ^ low;
     let mut b = rest;
-    let mut split = rest;
     while b != 0 {
         if f[(mask ^ b) as usize] + f[b as usize] - h[mask as usize] == f[mask as usize] {
-            split = b;
-            break;
+            return b;
         }
         b = (b - 1) & rest;
     }
-    place(group, uni, prec, f, h, mask ^ split, &here, orders);
-    place(group, uni, prec, f, h, split, &here, orders);
+    rest
 }

@@ -13,14 +13,17 @@
 //!   solver limits are counted in work units (DP transitions), never in seconds.
 //! - Methods never see each other: each takes a [`group::Group`] and returns orders.
 
+mod agglomerative;
 mod bitset;
 mod exact;
 mod greedy;
 mod group;
+mod hierarchy;
 mod plan;
 mod precedence;
 mod problem;
 mod trie;
+mod universe;
 
 pub use plan::{GroupReport, Method, Options, Plan, solve};
 pub use problem::{Problem, ProblemError, StepId, Target};

@@ -4,7 +4,8 @@ use crate::group::{self, Group};
 use crate::precedence::Precedence;
 use crate::problem::{Problem, ProblemError, StepId, Target};
 use crate::trie::cost_of;
-use crate::{exact, greedy};
+use crate::universe::Universe;
+use crate::{agglomerative, exact, greedy};
 
 /// How to plan each group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -13,6 +14,9 @@ pub enum Method {
     Auto,
     /// The exact DP; an error for a group it cannot take within the effort budget.
     Exact,
+    /// Agglomerative merging on the hierarchy view plus subtree prune-and-regraft local search
+    /// (never worse than the greedy: the better of the two is kept).
+    Heuristic,
     /// The most-time greedy.
     Greedy,
 }
@@ -24,6 +28,7 @@ impl Method {
         match self {
             Method::Auto => "auto",
             Method::Exact => "exact",
+            Method::Heuristic => "heuristic",
             Method::Greedy => "greedy",
         }
     }
@@ -103,21 +108,20 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
                 greedy::solve(&group, &prec, &problem.costs),
                 None,
             ),
-            Method::Exact if !fits => {
+            Method::Exact | Method::Auto if fits => {
+                let solution = exact::solve(&group, &prec, &problem.costs);
+                (Method::Exact, solution.orders, Some(solution.value))
+            }
+            Method::Exact => {
                 return Err(ProblemError::TooLarge {
                     targets: group.targets().len(),
                     items: group.items.len(),
                 });
             }
-            Method::Exact | Method::Auto if fits => {
-                let solution = exact::solve(&group, &prec, &problem.costs);
-                (Method::Exact, solution.orders, Some(solution.value))
+            Method::Heuristic | Method::Auto => {
+                let (method, orders) = heuristic(problem, &group, &prec, options.effort);
+                (method, orders, None)
             }
-            _ => (
-                Method::Greedy,
-                greedy::solve(&group, &prec, &problem.costs),
-                None,
-            ),
         };
         for (item, order) in group.items.iter().zip(&item_orders) {
             for &t in &item.targets {
@@ -154,6 +158,50 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
     })
 }
 
+/// The better of the agglomerative + local search tree and the greedy, by their real trie cost.
+fn heuristic(
+    problem: &Problem,
+    group: &Group,
+    prec: &Precedence,
+    effort: f64,
+) -> (Method, Vec<Vec<StepId>>) {
+    let greedy = greedy::solve(group, prec, &problem.costs);
+    let uni = Universe::new(group, prec, &problem.costs);
+    let mut tree = agglomerative::agglomerate(&uni);
+    // Local search work is counted in node evaluations; it gets a tenth of the budget.
+    agglomerative::local_search(&mut tree, &uni, effort / 10.0);
+    let hier = tree.orders(group, &uni, prec);
+    if group_cost(problem, group, &hier) <= group_cost(problem, group, &greedy) {
+        (Method::Heuristic, hier)
+    } else {
+        (Method::Greedy, greedy)
+    }
+}
+
+/// Trie cost of a group's item orders (with each member's tail).
+fn group_cost(problem: &Problem, group: &Group, item_orders: &[Vec<StepId>]) -> f64 {
+    let mut targets = Vec::new();
+    let mut orders = Vec::new();
+    for (item, order) in group.items.iter().zip(item_orders) {
+        for &t in &item.targets {
+            targets.push(problem.targets[t].clone());
+            orders.push(
+                order
+                    .iter()
+                    .chain(&problem.targets[t].tail)
+                    .copied()
+                    .collect(),
+            );
+        }
+    }
+    let sub = Problem {
+        costs: problem.costs.clone(),
+        targets,
+        after: Vec::new(),
+    };
+    cost_of(&sub, &orders)
+}
+
 fn report(
     problem: &Problem,
     group: &Group,
@@ -174,11 +222,13 @@ fn report(
     let cost = cost_of(&sub, &sub_orders);
     let distinct = sub.distinct_step_bound();
     let lower_bound = proven.map_or(distinct, |v| v.max(distinct));
+    // A plan that meets its lower bound is optimal whatever found it.
+    let optimal = proven.is_some() || cost <= lower_bound + 1e-9 * cost.abs().max(1.0);
     GroupReport {
         base: group.base.clone(),
         targets,
         method,
-        optimal: proven.is_some(),
+        optimal,
         cost,
         lower_bound,
     }

@@ -176,6 +176,14 @@ proptest! {
         prop_assert!(greedy.lower_bound <= exact.cost + 1e-9);
         let auto = solve(&problem, &Options::default()).expect("plans");
         prop_assert!(auto.cost <= greedy.cost + 1e-9);
+        let heuristic = solve(&problem, &Options { method: Method::Heuristic, ..Options::default() }).expect("plans");
+        assert_valid(&problem, &heuristic.orders);
+        prop_assert!(heuristic.cost + 1e-9 >= exact.cost);
+        prop_assert!(heuristic.cost <= greedy.cost + 1e-9, "the heuristic keeps the better of itself and greedy");
+        // With no budget for the exact method, auto falls back to the heuristic: still ≤ greedy.
+        let starved = solve(&problem, &Options { method: Method::Auto, effort: 0.0 }).expect("plans");
+        assert_valid(&problem, &starved.orders);
+        prop_assert!(starved.cost <= greedy.cost + 1e-9);
     }
 
     #[test]
@@ -248,6 +256,46 @@ fn oneil() -> Vec<(String, Problem, f64)> {
         ));
     }
     out
+}
+
+/// Larger random problems (up to 12 targets, 10 steps, constraints) where brute force is out of
+/// reach: the heuristic against the exact DP.
+fn medium_problem() -> impl Strategy<Value = Problem> {
+    let costs = proptest::collection::vec(1u32..50, 10);
+    let targets = proptest::collection::vec(
+        proptest::sample::subsequence((0..10).collect::<Vec<_>>(), 1..=7),
+        2..=12,
+    );
+    let after = proptest::collection::vec((0usize..10, 0usize..10), 0..6);
+    (costs, targets, after).prop_map(|(costs, targets, after)| Problem {
+        costs: costs.into_iter().map(f64::from).collect(),
+        targets: targets
+            .into_iter()
+            .map(|steps| Target {
+                base: "b".into(),
+                steps,
+                tail: Vec::new(),
+            })
+            .collect(),
+        after: after.into_iter().filter(|(a, b)| a < b).collect(),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn heuristic_is_valid_and_bounded_by_the_exact_method(problem in medium_problem()) {
+        let exact = solve(&problem, &Options { method: Method::Exact, ..Options::default() }).expect("plans");
+        let heuristic = solve(&problem, &Options { method: Method::Heuristic, ..Options::default() }).expect("plans");
+        assert_valid(&problem, &exact.orders);
+        assert_valid(&problem, &heuristic.orders);
+        prop_assert!(heuristic.cost + 1e-9 >= exact.cost);
+        prop_assert!(heuristic.lower_bound <= exact.cost + 1e-9);
+        // A plan may call itself optimal only when it is.
+        prop_assert!(exact.optimal);
+        prop_assert!(!heuristic.optimal || (heuristic.cost - exact.cost).abs() < 1e-9);
+    }
 }
 
 #[test]
