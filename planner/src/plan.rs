@@ -39,7 +39,8 @@ impl Method {
 pub struct Options {
     /// Method for every group.
     pub method: Method,
-    /// Work budget per group, in DP split evaluations (the exact DP on n items costs ≈ 3ⁿ/2).
+    /// Work budget per group, in DP split evaluations for the exact method (known before it
+    /// runs) and, a tenth of it, in node evaluations for local search.
     pub effort: f64,
 }
 
@@ -100,27 +101,33 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
     let mut orders: Vec<Vec<StepId>> = vec![Vec::new(); problem.targets.len()];
     let mut groups = Vec::new();
     for group in group::split(problem) {
-        let fits = group.items.len() <= exact::MAX_ITEMS
-            && exact::work(group.items.len()) <= options.effort;
         let (method, item_orders, proven) = match options.method {
             Method::Greedy => (
                 Method::Greedy,
                 greedy::solve(&group, &prec, &problem.costs),
                 None,
             ),
-            Method::Exact | Method::Auto if fits => {
-                let solution = exact::solve(&group, &prec, &problem.costs);
-                (Method::Exact, solution.orders, Some(solution.value))
-            }
-            Method::Exact => {
-                return Err(ProblemError::TooLarge {
-                    targets: group.targets().len(),
-                    items: group.items.len(),
-                });
-            }
-            Method::Heuristic | Method::Auto => {
+            Method::Heuristic => {
                 let (method, orders) = heuristic(problem, &group, &prec, options.effort);
                 (method, orders, None)
+            }
+            Method::Exact | Method::Auto => {
+                // The exact method stops once it has spent the effort budget (counted in work).
+                let solved = exact::prepare(&group, &prec, &problem.costs)
+                    .and_then(|p| p.solve(&group, &prec, options.effort));
+                match solved {
+                    Some(solution) => (Method::Exact, solution.orders, Some(solution.value)),
+                    None if options.method == Method::Exact => {
+                        return Err(ProblemError::TooLarge {
+                            targets: group.targets().len(),
+                            items: group.items.len(),
+                        });
+                    }
+                    None => {
+                        let (method, orders) = heuristic(problem, &group, &prec, options.effort);
+                        (method, orders, None)
+                    }
+                }
             }
         };
         for (item, order) in group.items.iter().zip(&item_orders) {
