@@ -110,6 +110,7 @@ enum MethodArg {
     Exact,
     Heuristic,
     Greedy,
+    CliqueMip,
 }
 
 fn parse_build_arg(s: &str) -> Result<(String, String), String> {
@@ -253,6 +254,7 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
         MethodArg::Auto => Method::Auto,
         MethodArg::Exact => Method::Exact,
         MethodArg::Heuristic => Method::Heuristic,
+        MethodArg::CliqueMip => Method::CliqueMip,
         MethodArg::Greedy => Method::Greedy,
     };
     let options = Options {

@@ -15,6 +15,7 @@
 
 mod agglomerative;
 mod bitset;
+mod clique_mip;
 mod exact;
 mod greedy;
 mod group;

@@ -5,7 +5,7 @@ use crate::precedence::Precedence;
 use crate::problem::{Problem, ProblemError, StepId, Target};
 use crate::trie::cost_of;
 use crate::universe::Universe;
-use crate::{agglomerative, exact, greedy};
+use crate::{agglomerative, clique_mip, exact, greedy};
 
 /// How to plan each group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,6 +19,9 @@ pub enum Method {
     Heuristic,
     /// The most-time greedy.
     Greedy,
+    /// The seed's maximal-clique set-partitioning model (MIP, microlp); not exact, kept to
+    /// compare against.
+    CliqueMip,
 }
 
 impl Method {
@@ -30,6 +33,7 @@ impl Method {
             Method::Exact => "exact",
             Method::Heuristic => "heuristic",
             Method::Greedy => "greedy",
+            Method::CliqueMip => "clique-mip",
         }
     }
 }
@@ -107,6 +111,13 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
                 greedy::solve(&group, &prec, &problem.costs),
                 None,
             ),
+            Method::CliqueMip => {
+                // Cliques allowed: one per 100,000 units of effort (20,000 by default).
+                let max_cliques = (options.effort / 1e5).clamp(1.0, 1e7) as usize;
+                let orders = clique_mip::solve(&group, &prec, &problem.costs, max_cliques)
+                    .map_err(ProblemError::Model)?;
+                (Method::CliqueMip, orders, None)
+            }
             Method::Heuristic => {
                 let (method, orders) = heuristic(problem, &group, &prec, options.effort);
                 (method, orders, None)

@@ -101,6 +101,26 @@ impl Precedence {
     }
 }
 
+impl Precedence {
+    /// `order` changed as little as possible to keep every pair: repeatedly the first step none
+    /// of whose predecessors is still waiting.
+    pub(crate) fn repair(&self, order: &[StepId]) -> Vec<StepId> {
+        if self.is_empty() {
+            return order.to_vec();
+        }
+        let mut rest = order.to_vec();
+        let mut out = Vec::with_capacity(rest.len());
+        while !rest.is_empty() {
+            let pick = rest
+                .iter()
+                .position(|&b| !rest.iter().any(|&a| self.before[b].contains(a)))
+                .unwrap_or(0);
+            out.push(rest.remove(pick));
+        }
+        out
+    }
+}
+
 /// Kahn's algorithm; `None` when the graph has a cycle.
 fn topological(steps: usize, succ: &[Vec<StepId>]) -> Option<Vec<StepId>> {
     let mut indeg = vec![0usize; steps];

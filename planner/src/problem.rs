@@ -73,6 +73,9 @@ pub enum ProblemError {
         /// Distinct step sets in the group.
         items: usize,
     },
+    /// A method's model could not be built or solved (the clique MIP).
+    #[error("{0}")]
+    Model(String),
     /// A precedence pair names an unknown step.
     #[error("ordering constraint ({0}, {1}) names a step with no cost")]
     UnknownAfter(StepId, StepId),

@@ -292,6 +292,11 @@ proptest! {
         assert_valid(&problem, &heuristic.orders);
         prop_assert!(heuristic.cost + 1e-9 >= exact.cost);
         prop_assert!(heuristic.lower_bound <= exact.cost + 1e-9);
+        if problem.targets.len() <= 8 {
+            let seed = solve(&problem, &Options { method: Method::CliqueMip, ..Options::default() }).expect("plans");
+            assert_valid(&problem, &seed.orders);
+            prop_assert!(seed.cost + 1e-9 >= exact.cost);
+        }
         // A plan may call itself optimal only when it is.
         prop_assert!(exact.optimal);
         prop_assert!(!heuristic.optimal || (heuristic.cost - exact.cost).abs() < 1e-9);
@@ -320,4 +325,48 @@ fn oneil_optima_up_to_20_targets_are_reached() {
         .expect("plans");
         assert!(greedy.cost >= optimum, "{name}");
     }
+}
+
+/// The seed model's column of `../shared/data/oneil/README.md` (CBC's optimum of the same model).
+fn seed_costs() -> Vec<(String, f64)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/oneil");
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
+    readme
+        .lines()
+        .filter(|l| l.starts_with("| 0"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let cost = cells.get(5)?.split_whitespace().next()?.parse().ok()?;
+            Some((cells[1].to_owned(), cost))
+        })
+        .collect()
+}
+
+#[test]
+fn the_seed_model_matches_its_python_reference() {
+    let seed = seed_costs();
+    let instances = oneil();
+    let mut checked = 0;
+    for (name, problem, optimum) in instances
+        .iter()
+        .filter(|(n, _, _)| n.starts_with("005") || n == "010images-025cmds")
+    {
+        let want = seed
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| *c)
+            .expect("listed");
+        let plan = solve(
+            problem,
+            &Options {
+                method: Method::CliqueMip,
+                ..Options::default()
+            },
+        )
+        .expect("plans");
+        assert_eq!(plan.cost, want, "{name}");
+        assert!(plan.cost >= *optimum);
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
 }
