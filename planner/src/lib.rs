@@ -15,6 +15,7 @@
 
 mod agglomerative;
 mod bitset;
+mod bound;
 mod clique_mip;
 mod exact;
 mod greedy;

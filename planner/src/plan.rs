@@ -5,7 +5,7 @@ use crate::precedence::Precedence;
 use crate::problem::{Problem, ProblemError, StepId, Target};
 use crate::trie::cost_of;
 use crate::universe::Universe;
-use crate::{agglomerative, clique_mip, exact, greedy};
+use crate::{agglomerative, bound, clique_mip, exact, greedy};
 
 /// How to plan each group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,7 +150,19 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
                     .collect();
             }
         }
-        groups.push(report(problem, &group, method, proven, &orders));
+        // A group without a proof still gets the best bound the effort allows.
+        let bound = match proven {
+            Some(v) => Some(v),
+            None => bound::subset_bound(&group, &prec, &problem.costs, options.effort / 4.0),
+        };
+        groups.push(report(
+            problem,
+            &group,
+            method,
+            proven.is_some(),
+            bound,
+            &orders,
+        ));
     }
     let cost = cost_of(problem, &orders);
     let listed: Vec<Vec<StepId>> = problem
@@ -224,7 +236,8 @@ fn report(
     problem: &Problem,
     group: &Group,
     method: Method,
-    proven: Option<f64>,
+    proven: bool,
+    bound: Option<f64>,
     orders: &[Vec<StepId>],
 ) -> GroupReport {
     let targets = group.targets();
@@ -239,9 +252,9 @@ fn report(
     let sub_orders: Vec<Vec<StepId>> = targets.iter().map(|&t| orders[t].clone()).collect();
     let cost = cost_of(&sub, &sub_orders);
     let distinct = sub.distinct_step_bound();
-    let lower_bound = proven.map_or(distinct, |v| v.max(distinct));
+    let lower_bound = bound.map_or(distinct, |v| v.max(distinct));
     // A plan that meets its lower bound is optimal whatever found it.
-    let optimal = proven.is_some() || cost <= lower_bound + 1e-9 * cost.abs().max(1.0);
+    let optimal = proven || cost <= lower_bound + 1e-9 * cost.abs().max(1.0);
     GroupReport {
         base: group.base.clone(),
         targets,
