@@ -195,6 +195,40 @@ fn examples(root: &Path, dir: &Path) -> Result<Vec<Source>, String> {
     Ok(out)
 }
 
+/// Runs a command that prints a JSON line; kills it after `limit` seconds of wall time (the
+/// harness's own guard: microlp and CBC can run for hours on the larger models).
+fn run_json_limited(cmd: &mut Command, limit: f64) -> Value {
+    use std::process::Stdio;
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed().as_secs_f64() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return json!({"error": format!("no answer within {limit} s (killed)")});
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => return json!({"error": e.to_string()}),
+        }
+    }
+    match child.wait_with_output() {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            text.lines()
+                .rev()
+                .find_map(|l| serde_json::from_str(l).ok())
+                .unwrap_or_else(|| json!({"error": "no JSON"}))
+        }
+        Err(e) => json!({"error": e.to_string()}),
+    }
+}
+
 fn run_json(cmd: &mut Command) -> Value {
     match cmd.output() {
         Ok(o) => {
@@ -281,15 +315,18 @@ fn planner(args: &[String]) -> Result<(), String> {
         }
         // Our implementation of the seed's model (microlp), where it finishes in reasonable time.
         if n <= 10 || src.name.starts_with("example:") {
-            row["clique_mip"] =
-                run_json(Command::new(&me).args(["one", "clique-mip"]).arg(&src.file));
+            row["clique_mip"] = run_json_limited(
+                Command::new(&me).args(["one", "clique-mip"]).arg(&src.file),
+                60.0,
+            );
         }
         // Peers: the exact DP (≤ 20 distinct targets per base) and the seed's model (≤ 20 targets).
         if n <= 20 || src.name.starts_with("example:") {
-            row["exact_py"] = run_json(
+            row["exact_py"] = run_json_limited(
                 Command::new("python3")
                     .arg(shared.join("peers/exact.py"))
                     .arg(&src.file),
+                300.0,
             );
             row["seed_mip"] = run_json(
                 Command::new("python3")

@@ -4,6 +4,7 @@
 mod build_cmd;
 mod dockerfile_view;
 mod engine;
+mod place_cmd;
 mod plan_view;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ enum Command {
     Build(BuildArgs),
     /// Print one target as a plain Dockerfile, in the plan's order or as listed.
     Dockerfile(DockerfileArgs),
+    /// Place containers of pools onto hosts (capacity, spread, failover).
+    Place(place_cmd::PlaceArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,6 +137,12 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan(&args),
         Command::Build(args) => build(&args),
         Command::Dockerfile(args) => dockerfile(&args),
+        Command::Place(args) => place_cmd::run(&args).map_err(Failure::User).map(|out| {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(out.as_bytes())
+                .and_then(|()| stdout.flush());
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,147 @@
+//! `dockopt place`: a cluster file (plus usage history) → a placement with its bound.
+
+use std::path::PathBuf;
+
+use dockopt_placement::cluster_file;
+use dockopt_placement::{Objective, Options, render, solve, stats};
+
+/// Arguments of `dockopt place`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct PlaceArgs {
+    /// The cluster file (YAML: pools, hosts, current placement).
+    cluster: PathBuf,
+    /// What to optimise.
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::MaxCpu)]
+    objective: ObjectiveArg,
+    /// CPU may use at most this fraction of each host's cores (the seed's constraint mode).
+    #[arg(long, value_name = "FRACTION")]
+    cpu_limit: Option<f64>,
+    /// `docker stats --no-stream --format '{{json .}}'` lines collected over time (repeatable).
+    #[arg(long, value_name = "FILE")]
+    stats: Vec<PathBuf>,
+    /// A CSV of samples: container, memory, cpu, network (repeatable).
+    #[arg(long, value_name = "FILE")]
+    csv: Vec<PathBuf>,
+    /// Usage = mean + K standard deviations of the samples.
+    #[arg(long, default_value_t = 1.0)]
+    k: f64,
+    /// Seconds between two samples of a container (network counters become rates).
+    #[arg(long, default_value_t = 60.0)]
+    interval: f64,
+    /// This host is down: move its containers elsewhere with the fewest moves.
+    #[arg(long, value_name = "HOST")]
+    failover: Vec<String>,
+    /// Re-plan from the current placement moving as few containers as the rules allow.
+    #[arg(long)]
+    min_moves: bool,
+    /// Work budget of the local search, in move evaluations.
+    #[arg(long, default_value_t = Options::default().effort)]
+    effort: f64,
+    /// Output: a table, JSON, Docker Swarm commands or Kubernetes node affinity.
+    #[arg(long, value_enum, default_value_t = PlaceFormat::Text)]
+    format: PlaceFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ObjectiveArg {
+    MaxCpu,
+    Balance,
+    FewestHosts,
+    Feasible,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PlaceFormat {
+    Text,
+    Json,
+    Swarm,
+    K8s,
+}
+
+/// Runs `dockopt place`; `Err` is a message for the user (exit 1).
+pub(crate) fn run(args: &PlaceArgs) -> Result<String, String> {
+    let file = args.cluster.display().to_string();
+    let text = std::fs::read_to_string(&args.cluster)
+        .map_err(|e| format!("error: cannot read {file}: {e}\n"))?;
+    let parsed = cluster_file::parse(&file, &text).map_err(|d| d.render(&text))?;
+    let mut cluster = parsed.cluster;
+    // History fills in what the file does not say.
+    let mut samples = Vec::new();
+    for path in &args.stats {
+        let t = std::fs::read_to_string(path)
+            .map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+        samples.extend(
+            stats::parse_docker_stats(&t)
+                .map_err(|e| format!("error: {}: {e}\n", path.display()))?,
+        );
+    }
+    for path in &args.csv {
+        let t = std::fs::read_to_string(path)
+            .map_err(|e| format!("error: cannot read {}: {e}\n", path.display()))?;
+        samples
+            .extend(stats::parse_csv(&t).map_err(|e| format!("error: {}: {e}\n", path.display()))?);
+    }
+    let names: Vec<String> = cluster.pools.iter().map(|p| p.name.clone()).collect();
+    let (usage, _unknown) = stats::usage(&samples, &names, args.k, args.interval);
+    let mut missing = Vec::new();
+    for (spec, pool) in parsed.pools.iter().zip(cluster.pools.iter_mut()) {
+        for r in 0..3 {
+            if !spec.given[r] {
+                match usage.get(&pool.name) {
+                    Some(u) => pool.usage[r] = u[r],
+                    None => missing.push(format!(
+                        "{file}:{}:{}: pools.{}: no {} usage: give it in the file or pass --stats/--csv samples of its containers",
+                        spec.span.line,
+                        spec.span.column,
+                        pool.name,
+                        dockopt_placement::model::RESOURCE_NAMES[r]
+                    )),
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!("error: {}\n", missing.join("\nerror: ")));
+    }
+    for name in &args.failover {
+        let host = cluster
+            .hosts
+            .iter_mut()
+            .find(|h| &h.name == name)
+            .ok_or_else(|| {
+                format!("error: --failover {name}: no host is named `{name}` in {file}\n")
+            })?;
+        host.down = true;
+    }
+    if (!args.failover.is_empty() || args.min_moves) && cluster.current.is_none() {
+        return Err(format!(
+            "error: {file} has no `current:` placement to move from\n"
+        ));
+    }
+    let objective = match args.objective {
+        ObjectiveArg::MaxCpu => Objective::MaxCpu,
+        ObjectiveArg::Balance => Objective::Balance,
+        ObjectiveArg::FewestHosts => Objective::FewestHosts,
+        ObjectiveArg::Feasible => Objective::Feasible,
+    };
+    let options = Options {
+        objective,
+        cpu_limit: args.cpu_limit,
+        effort: args.effort,
+        min_moves: args.min_moves || !args.failover.is_empty(),
+    };
+    let out = solve(&cluster, &options);
+    let rendered = match args.format {
+        PlaceFormat::Text => render::text(&cluster, &out, objective),
+        PlaceFormat::Json => render::json(&cluster, &out, objective),
+        PlaceFormat::Swarm => render::swarm(&cluster, &out),
+        PlaceFormat::K8s => render::kubernetes(&cluster, &out),
+    };
+    if out.host_of.iter().any(Option::is_none) {
+        return Err(format!(
+            "{rendered}error: capacity is short; not every container could be placed:\n  {}\n",
+            out.shortages.join("\n  ")
+        ));
+    }
+    Ok(rendered)
+}

@@ -1,0 +1,373 @@
+//! The cluster file (YAML): pools, hosts and the current placement, every error with its place.
+//!
+//! ```yaml
+//! version: 1
+//! pools:
+//!   web: {replicas: 6, memory: 512MiB, cpu: 0.5, network: 20MB, max_per_host: 2, spread_zones: true}
+//! hosts:
+//!   h1: {memory: 16GiB, cpu: 8, network: 1GB, zone: a, labels: {disk: ssd}}
+//! current: {web: [h1, h1, h2]}
+//! ```
+//! Pool usage may be left out when it comes from `docker stats` history instead.
+
+use std::collections::BTreeMap;
+
+use dockopt_manifest::{Diagnostic, Diagnostics, Span};
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{LoaderOptions, Node};
+
+use crate::model::{Cluster, Host, Pool};
+use crate::units::{bytes, cores};
+
+/// A pool as the file gives it: usage fields may be missing (filled from history).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolSpec {
+    /// The pool, with 0 for usage the file leaves out.
+    pub pool: Pool,
+    /// Which of memory, CPU, network the file gives.
+    pub given: [bool; 3],
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// A parsed cluster file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterFile {
+    /// Pools, hosts and current placement.
+    pub cluster: Cluster,
+    /// Per pool, what the file says of it.
+    pub pools: Vec<PoolSpec>,
+}
+
+struct P {
+    errors: Vec<Diagnostic>,
+}
+
+fn span(node: &marked_yaml::Span) -> Span {
+    node.start().map_or(Span::default(), |m| Span {
+        line: m.line(),
+        column: m.column(),
+    })
+}
+
+impl P {
+    fn err(&mut self, at: Span, field: &str, message: impl Into<String>) {
+        self.errors.push(Diagnostic {
+            span: at,
+            field: field.to_owned(),
+            message: message.into(),
+            help: None,
+        });
+    }
+
+    fn map<'n>(&mut self, node: &'n Node, field: &str) -> Option<&'n MarkedMappingNode> {
+        match node {
+            Node::Mapping(m) => Some(m),
+            other => {
+                self.err(span(other.span()), field, "expected a mapping");
+                None
+            }
+        }
+    }
+
+    fn scalar<'n>(&mut self, node: &'n Node, field: &str) -> Option<&'n MarkedScalarNode> {
+        match node {
+            Node::Scalar(s) => Some(s),
+            other => {
+                self.err(span(other.span()), field, "expected a single value");
+                None
+            }
+        }
+    }
+
+    fn keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], field: &str) {
+        for k in map.keys() {
+            if !allowed.contains(&k.as_str()) {
+                self.errors.push(Diagnostic {
+                    span: span(k.span()),
+                    field: format!("{field}.{}", k.as_str()),
+                    message: format!("unknown key `{}`", k.as_str()),
+                    help: Some(format!("expected one of: {}", allowed.join(", "))),
+                });
+            }
+        }
+    }
+
+    fn number(
+        &mut self,
+        map: &MarkedMappingNode,
+        key: &str,
+        field: &str,
+        parse: fn(&str) -> Result<f64, String>,
+    ) -> Option<f64> {
+        let node = map.get_node(key)?;
+        let f = format!("{field}.{key}");
+        let s = self.scalar(node, &f)?;
+        match parse(s.as_str()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.err(span(s.span()), &f, e);
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, map: &MarkedMappingNode, key: &str, field: &str) -> Option<usize> {
+        let node = map.get_node(key)?;
+        let f = format!("{field}.{key}");
+        let s = self.scalar(node, &f)?;
+        match s.as_str().parse::<usize>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.err(
+                    span(s.span()),
+                    &f,
+                    format!("expected a whole number ≥ 0, found `{}`", s.as_str()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses a cluster file.
+///
+/// # Errors
+/// Every problem found, each with line, column and field.
+pub fn parse(file: &str, text: &str) -> Result<ClusterFile, Diagnostics> {
+    let mut p = P { errors: Vec::new() };
+    let out = parse_inner(&mut p, text);
+    match out {
+        Some(c) if p.errors.is_empty() => Ok(c),
+        _ => {
+            if p.errors.is_empty() {
+                p.err(Span::default(), "", "the cluster file is not valid");
+            }
+            Err(Diagnostics {
+                file: file.to_owned(),
+                errors: p.errors,
+            })
+        }
+    }
+}
+
+fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
+    let root = match marked_yaml::parse_yaml_with_options(
+        0,
+        text,
+        LoaderOptions::default().error_on_duplicate_keys(true),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            p.err(Span::default(), "", format!("invalid YAML: {e}"));
+            return None;
+        }
+    };
+    let top = p.map(&root, "")?;
+    p.keys(top, &["version", "pools", "hosts", "current"], "");
+    if let Some(v) = top.get_scalar("version")
+        && v.as_str() != "1"
+    {
+        p.err(
+            span(v.span()),
+            "version",
+            format!("unsupported version `{}`: expected `1`", v.as_str()),
+        );
+    }
+    let mut pools = Vec::new();
+    match top.get_node("pools") {
+        None => p.err(Span { line: 1, column: 1 }, "pools", "missing `pools:`"),
+        Some(node) => {
+            for (k, v) in p.map(node, "pools")?.iter() {
+                let field = format!("pools.{}", k.as_str());
+                let Some(m) = p.map(v, &field) else { continue };
+                p.keys(
+                    m,
+                    &[
+                        "replicas",
+                        "memory",
+                        "cpu",
+                        "network",
+                        "max_per_host",
+                        "spread_zones",
+                    ],
+                    &field,
+                );
+                let replicas = p.count(m, "replicas", &field);
+                if m.get_node("replicas").is_none() {
+                    p.err(span(k.span()), &field, "missing `replicas`");
+                }
+                let mem = p.number(m, "memory", &field, bytes);
+                let cpu = p.number(m, "cpu", &field, cores);
+                let net = p.number(m, "network", &field, bytes);
+                let max_per_host = p.count(m, "max_per_host", &field);
+                if max_per_host == Some(0) {
+                    p.err(
+                        span(k.span()),
+                        &format!("{field}.max_per_host"),
+                        "must be at least 1",
+                    );
+                }
+                let spread_zones = m
+                    .get_scalar("spread_zones")
+                    .is_some_and(|s| s.as_bool() == Some(true));
+                // An invalid pool is already reported; keep its name so later references resolve.
+                pools.push(PoolSpec {
+                    pool: Pool {
+                        name: k.as_str().to_owned(),
+                        replicas: replicas.unwrap_or(0),
+                        usage: [mem.unwrap_or(0.0), cpu.unwrap_or(0.0), net.unwrap_or(0.0)],
+                        max_per_host,
+                        spread_zones,
+                    },
+                    given: [mem.is_some(), cpu.is_some(), net.is_some()],
+                    span: span(k.span()),
+                });
+            }
+        }
+    }
+    let mut hosts = Vec::new();
+    match top.get_node("hosts") {
+        None => p.err(Span { line: 1, column: 1 }, "hosts", "missing `hosts:`"),
+        Some(node) => {
+            for (k, v) in p.map(node, "hosts")?.iter() {
+                let field = format!("hosts.{}", k.as_str());
+                let Some(m) = p.map(v, &field) else { continue };
+                p.keys(
+                    m,
+                    &["memory", "cpu", "network", "zone", "labels", "down"],
+                    &field,
+                );
+                let mut cap = [0.0; 3];
+                for (r, key, parse) in [
+                    (0, "memory", bytes as fn(&str) -> Result<f64, String>),
+                    (1, "cpu", cores),
+                    (2, "network", bytes),
+                ] {
+                    match p.number(m, key, &field, parse) {
+                        Some(v) => cap[r] = v,
+                        None if m.get_node(key).is_none() => {
+                            p.err(span(k.span()), &field, format!("missing `{key}` capacity"))
+                        }
+                        None => {}
+                    }
+                }
+                let mut labels = BTreeMap::new();
+                if let Some(l) = m
+                    .get_node("labels")
+                    .and_then(|n| p.map(n, &format!("{field}.labels")))
+                {
+                    for (lk, lv) in l.iter() {
+                        if let Some(s) = p.scalar(lv, &format!("{field}.labels.{}", lk.as_str())) {
+                            labels.insert(lk.as_str().to_owned(), s.as_str().to_owned());
+                        }
+                    }
+                }
+                hosts.push(Host {
+                    name: k.as_str().to_owned(),
+                    capacity: cap,
+                    zone: m.get_scalar("zone").map(|z| z.as_str().to_owned()),
+                    labels,
+                    down: m
+                        .get_scalar("down")
+                        .is_some_and(|s| s.as_bool() == Some(true)),
+                });
+            }
+        }
+    }
+    let mut current = None;
+    if let Some(node) = top.get_node("current") {
+        let mut per_pool = vec![Vec::new(); pools.len()];
+        for (k, v) in p.map(node, "current")?.iter() {
+            let field = format!("current.{}", k.as_str());
+            let Some(pi) = pools.iter().position(|s| s.pool.name == k.as_str()) else {
+                p.err(
+                    span(k.span()),
+                    &field,
+                    format!("no pool is named `{}`", k.as_str()),
+                );
+                continue;
+            };
+            let Node::Sequence(list) = v else {
+                p.err(
+                    span(v.span()),
+                    &field,
+                    "expected a list of host names, one per replica",
+                );
+                continue;
+            };
+            for (i, h) in list.iter().enumerate() {
+                let f = format!("{field}[{i}]");
+                let Some(s) = p.scalar(h, &f) else { continue };
+                match hosts.iter().position(|x| x.name == s.as_str()) {
+                    Some(hi) => per_pool[pi].push(hi),
+                    None => p.err(
+                        span(s.span()),
+                        &f,
+                        format!("no host is named `{}`", s.as_str()),
+                    ),
+                }
+            }
+        }
+        current = Some(per_pool);
+    }
+    if hosts.is_empty() && p.errors.is_empty() {
+        p.err(
+            Span { line: 1, column: 1 },
+            "hosts",
+            "no hosts: name at least one",
+        );
+    }
+    let cluster = Cluster {
+        pools: pools.iter().map(|s| s.pool.clone()).collect(),
+        hosts,
+        current,
+    };
+    Some(ClusterFile { cluster, pools })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn a_cluster_file_parses_with_units() {
+        let f = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replicas: 3, memory: 512MiB, cpu: 500m, network: 1MB, max_per_host: 2}\nhosts:\n  a: {memory: 4GiB, cpu: 2, network: 1GB, zone: z1}\n  b: {memory: 4GiB, cpu: 2, network: 1GB, zone: z2, down: true}\ncurrent: {web: [a, a, b]}\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            f.cluster.pools[0].usage,
+            [512.0 * 1024.0 * 1024.0, 0.5, 1e6]
+        );
+        assert_eq!(f.cluster.pools[0].max_per_host, Some(2));
+        assert!(f.cluster.hosts[1].down);
+        assert_eq!(f.cluster.current, Some(vec![vec![0, 0, 1]]));
+    }
+
+    #[test]
+    fn errors_name_line_column_and_field() {
+        let err = parse("c.yaml", "version: 1\npools:\n  web: {replicas: three, memory: 1XB}\nhosts:\n  a: {memory: 1GiB, cpu: 1}\ncurrent: {web: [zz]}\n")
+            .expect_err("invalid");
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "c.yaml:3:19: pools.web.replicas: expected a whole number ≥ 0, found `three`"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("c.yaml:3:34: pools.web.memory: `1XB`: unknown unit `XB`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c.yaml:5:3: hosts.a: missing `network` capacity"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c.yaml:6:17: current.web[0]: no host is named `zz`"),
+            "{text}"
+        );
+    }
+}
