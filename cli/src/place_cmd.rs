@@ -37,6 +37,10 @@ pub(crate) struct PlaceArgs {
     /// Work budget of the local search, in move evaluations.
     #[arg(long, default_value_t = Options::default().effort)]
     effort: f64,
+    /// Solve the integer model to optimality instead of the heuristics (small clusters only:
+    /// its work is not bounded).
+    #[arg(long)]
+    prove: bool,
     /// Output: a table, JSON, Docker Swarm commands or Kubernetes node affinity.
     #[arg(long, value_enum, default_value_t = PlaceFormat::Text)]
     format: PlaceFormat,
@@ -130,7 +134,12 @@ pub(crate) fn run(args: &PlaceArgs) -> Result<String, String> {
         effort: args.effort,
         min_moves: args.min_moves || !args.failover.is_empty(),
     };
-    let out = solve(&cluster, &options);
+    let out = if args.prove {
+        dockopt_placement::prove(&cluster, &options)
+            .map_err(|e| format!("error: the integer model has no solution: {e}\n"))?
+    } else {
+        solve(&cluster, &options)
+    };
     let rendered = match args.format {
         PlaceFormat::Text => render::text(&cluster, &out, objective),
         PlaceFormat::Json => render::json(&cluster, &out, objective),

@@ -18,7 +18,9 @@ impl Drop for Containers {
 fn docker_stats_of_running_containers_become_pool_usage() {
     engine_ready();
     let salt = salt("stats").replace('_', "-");
-    let names: Vec<String> = (1..=2).map(|i| format!("dockopt-it-{salt}-web-{i}")).collect();
+    let names: Vec<String> = (1..=2)
+        .map(|i| format!("dockopt-it-{salt}-web-{i}"))
+        .collect();
     let _guard = Containers(names.clone());
     for name in &names {
         let _ = ok(&["run", "-d", "--name", name, BUSYBOX, "sleep", "120"]);
@@ -29,11 +31,16 @@ fn docker_stats_of_running_containers_become_pool_usage() {
         args.extend(names.iter().map(String::as_str));
         text.push_str(&ok(&args));
     }
-    let samples = dockopt_placement::stats::parse_docker_stats(&text).expect("docker's own lines parse");
+    let samples =
+        dockopt_placement::stats::parse_docker_stats(&text).expect("docker's own lines parse");
     assert_eq!(samples.len(), 4, "{text}");
     for s in &samples {
         assert!(names.contains(&s.container), "{}", s.container);
-        assert!(s.memory > 0.0 && s.memory < 1e9, "a sleeping busybox uses some memory: {}", s.memory);
+        assert!(
+            s.memory > 0.0 && s.memory < 1e9,
+            "a sleeping busybox uses some memory: {}",
+            s.memory
+        );
         assert!(s.cpu >= 0.0 && s.cpu < 2.0);
     }
     let pools = vec!["web".to_owned(), "db".to_owned()];
@@ -41,5 +48,8 @@ fn docker_stats_of_running_containers_become_pool_usage() {
     assert!(unknown.is_empty(), "{unknown:?}");
     assert_eq!(usage.keys().collect::<Vec<_>>(), ["web"]);
     let mean: f64 = samples.iter().map(|s| s.memory).sum::<f64>() / 4.0;
-    assert!(usage["web"][0] >= mean, "mean + k·stddev is at least the mean");
+    assert!(
+        usage["web"][0] >= mean,
+        "mean + k·stddev is at least the mean"
+    );
 }

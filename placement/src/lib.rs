@@ -13,6 +13,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod cluster_file;
+pub mod mip;
 pub mod model;
 pub mod render;
 pub mod solve;
@@ -20,4 +21,4 @@ pub mod stats;
 pub mod units;
 
 pub use model::{CPU, Cluster, Host, MEM, NET, Objective, Options, Pool, Resources};
-pub use solve::{Construct, Move, Outcome, infeasibility, lower_bound, place, solve};
+pub use solve::{Construct, Move, Outcome, bound, infeasibility, lower_bound, place, prove, solve};

@@ -268,6 +268,13 @@ pub fn lower_bound(cl: &Cluster, objective: Objective) -> f64 {
     }
 }
 
+/// The better of the fluid bound and the LP relaxation (when the model is small enough).
+#[must_use]
+pub fn bound(cl: &Cluster, options: &Options) -> f64 {
+    let fluid = lower_bound(cl, options.objective);
+    crate::mip::lp_bound(cl, options).map_or(fluid, |lp| lp.max(fluid))
+}
+
 /// Reasons no placement can exist, each naming the resource or rule and the shortfall.
 #[must_use]
 pub fn infeasibility(cl: &Cluster, cpu_limit: Option<f64>) -> Vec<String> {
@@ -900,7 +907,7 @@ pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> O
     Outcome {
         value: value(&state, options.objective),
         loads: state.loads.clone(),
-        lower_bound: lower_bound(cl, options.objective),
+        lower_bound: bound(cl, options),
         pool_of,
         host_of,
         moves,
@@ -938,4 +945,37 @@ pub fn solve(cl: &Cluster, options: &Options) -> Outcome {
         }
     }
     best.unwrap_or_else(|| place(cl, options, Construct::Greedy, false))
+}
+
+/// The integer model solved to optimality (small clusters: its work is not bounded), as an
+/// outcome whose bound is its own value.
+///
+/// # Errors
+/// The solver's message when the model is infeasible or fails.
+pub fn prove(cl: &Cluster, options: &Options) -> Result<Outcome, String> {
+    let (value, counts) = crate::mip::optimum(cl, options)?;
+    let pool_of = cl.containers();
+    let mut host_of = vec![None; pool_of.len()];
+    let mut state = State::new(cl, options.cpu_limit);
+    let mut left: Vec<Vec<usize>> = counts;
+    for (c, &p) in pool_of.iter().enumerate() {
+        if let Some(h) = (0..cl.hosts.len()).find(|&h| left[p][h] > 0) {
+            left[p][h] -= 1;
+            state.add(p, h);
+            host_of[c] = Some(h);
+        }
+    }
+    let achieved = self::value(&state, options.objective);
+    Ok(Outcome {
+        value: achieved,
+        loads: state.loads.clone(),
+        lower_bound: value.min(achieved),
+        pool_of,
+        host_of,
+        moves: Vec::new(),
+        min_moves: 0,
+        shortages: Vec::new(),
+        method: "mip".into(),
+        work: 0.0,
+    })
 }

@@ -158,6 +158,16 @@ proptest! {
             prop_assert!(searched.value <= plain.value + 1e-12);
         }
         prop_assert_eq!(solve(&cl, &options), out, "deterministic");
+        // The integer model finds the brute-force optimum; its LP relaxation bounds it.
+        match (optimum, dockopt_placement::prove(&cl, &options)) {
+            (Some(opt), Ok(proved)) => {
+                check_rules(&cl, &proved, None);
+                prop_assert!((proved.value - opt).abs() < 1e-6, "mip {} vs brute force {}", proved.value, opt);
+                prop_assert!(dockopt_placement::bound(&cl, &options) <= opt + 1e-6);
+            }
+            (None, Err(_)) => {}
+            (opt, proved) => prop_assert!(false, "brute force {:?} but mip {:?}", opt, proved.map(|p| p.value)),
+        }
     }
 }
 
