@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod instance;
+mod placement;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +21,12 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("one") if args.len() == 3 => one(&args[1], Path::new(&args[2])),
         Some("planner") => planner(&args[1..]),
-        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | one METHOD FILE".into()),
+        Some("placement") => {
+            let raw = placement::run();
+            let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchmarks/results/placement.jsonl");
+            std::fs::write(&out, raw).map_err(|e| format!("{}: {e}", out.display()))
+        }
+        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | one METHOD FILE".into()),
     };
     if let Err(e) = result {
         eprintln!("dockopt-bench: {e}");

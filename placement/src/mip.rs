@@ -12,7 +12,7 @@ use good_lp::{
 use crate::model::{CPU, Cluster, MEM, NET, Objective, Options};
 
 /// Largest model (pools × hosts that are up) the LP bound is computed for.
-pub const LP_LIMIT: usize = 50_000;
+pub const LP_LIMIT: usize = 5_000;
 
 /// Per pool, per host: how many containers, from the integer model.
 pub type Counts = Vec<Vec<usize>>;

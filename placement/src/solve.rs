@@ -243,10 +243,11 @@ pub fn lower_bound(cl: &Cluster, objective: Objective) -> f64 {
         Objective::Balance => per(MEM).max(per(CPU)).max(per(NET)),
         Objective::Feasible => 0.0,
         Objective::FewestHosts => {
-            // For each resource, the fewest of the largest hosts that hold the whole demand; and
-            // each pool needs replicas ÷ max-per-host hosts.
+            // For each limited resource, the fewest of the largest hosts that hold the whole
+            // demand; and each pool needs replicas ÷ max-per-host hosts. (CPU limits placement
+            // only when a CPU limit is given; the callers scale for it.)
             let mut need = 0usize;
-            for r in [MEM, CPU, NET] {
+            for r in [MEM, NET] {
                 let mut caps: Vec<f64> = up.iter().map(|&h| cl.hosts[h].capacity[r]).collect();
                 caps.sort_by(|a, b| b.total_cmp(a));
                 let total = demand(r);
@@ -907,7 +908,7 @@ pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> O
     Outcome {
         value: value(&state, options.objective),
         loads: state.loads.clone(),
-        lower_bound: bound(cl, options),
+        lower_bound: lower_bound(cl, options.objective),
         pool_of,
         host_of,
         moves,
@@ -944,7 +945,10 @@ pub fn solve(cl: &Cluster, options: &Options) -> Outcome {
             best = Some(out);
         }
     }
-    best.unwrap_or_else(|| place(cl, options, Construct::Greedy, false))
+    let mut best = best.unwrap_or_else(|| place(cl, options, Construct::Greedy, false));
+    // The LP bound once, for the answer kept.
+    best.lower_bound = bound(cl, options);
+    best
 }
 
 /// The integer model solved to optimality (small clusters: its work is not bounded), as an
