@@ -10,7 +10,7 @@ use crate::group::{Group, Item};
 use crate::precedence::Precedence;
 
 /// Items the subset bound solves exactly at most.
-const SUBSET: usize = 18;
+const SUBSET: usize = 16;
 
 /// `f(S) + w(U(all) ∖ U(S))` for S the heaviest items of `group`, or `None` when the exact method
 /// does not finish within `budget`.

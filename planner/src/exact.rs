@@ -171,11 +171,19 @@ impl Prepared {
             });
         }
         let full: u32 = (1u32 << n) - 1;
-        let h_of: std::collections::HashMap<u32, f64> =
-            self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        // h of each F-set, found through a dense index (u32::MAX: not in F).
+        let mut fam: Vec<(u32, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        fam.sort_unstable_by_key(|e| e.0);
+        let mut h_index = vec![u32::MAX; 1usize << n];
+        for (i, &(mask, _)) in fam.iter().enumerate() {
+            h_index[mask as usize] = u32::try_from(i).ok()?;
+        }
+        let h_vals: Vec<f64> = fam.iter().map(|e| e.1).collect();
+        let family: Vec<u32> = fam.into_iter().map(|e| e.0).collect();
         let mut dp = Dp {
             p: &self,
-            h_of,
+            h_index,
+            h_vals,
             value: vec![f64::NAN; 1usize << n],
             work: 0.0,
             budget,
@@ -183,8 +191,6 @@ impl Prepared {
         for (k, &leaf) in self.leaf.iter().enumerate() {
             dp.value[1 << k] = leaf;
         }
-        let mut family: Vec<u32> = dp.h_of.keys().copied().collect();
-        family.sort_unstable();
         for &s in &family {
             let (best, _) = dp.split_in_family(s)?;
             dp.value[s as usize] = best;
@@ -199,7 +205,7 @@ impl Prepared {
                 node_of.insert(mask, mask.trailing_zeros() as usize);
                 continue;
             }
-            let a = if dp.h_of.contains_key(&mask) {
+            let a = if dp.h(mask).is_some() {
                 dp.split_in_family(mask)?.1
             } else {
                 dp.split_outside(mask)?.1
@@ -222,14 +228,21 @@ impl Prepared {
 /// The DP's state: a value per subset (NaN until solved) and the work spent.
 struct Dp<'a> {
     p: &'a Prepared,
-    /// h of the F-sets; every other set of two or more items has h = the group's base.
-    h_of: std::collections::HashMap<u32, f64>,
+    /// Per subset, the index of its h in `h_vals` when it is in F (`u32::MAX` otherwise; every
+    /// other set of two or more items has h = the group's base).
+    h_index: Vec<u32>,
+    h_vals: Vec<f64>,
     value: Vec<f64>,
     work: f64,
     budget: f64,
 }
 
 impl Dp<'_> {
+    fn h(&self, s: u32) -> Option<f64> {
+        let i = self.h_index[s as usize];
+        (i != u32::MAX).then(|| self.h_vals[i as usize])
+    }
+
     fn charge(&mut self, units: f64) -> Option<()> {
         self.work += units;
         (self.work <= self.budget).then_some(())
@@ -238,15 +251,17 @@ impl Dp<'_> {
     /// Best value of an F-set `s` and the block holding its lowest item: blocks are its subsets
     /// that hold that item and are a single item or share more than `s`. All are solved already.
     fn split_in_family(&mut self, s: u32) -> Option<(f64, u32)> {
-        let hs = self.h_of[&s];
+        let hs = self.h(s)?;
         let low = s & s.wrapping_neg();
         let rest = s ^ low;
+        // Charged before the walk over its 2^|rest| blocks, so the budget is never overrun.
+        self.charge(f64::from(1u32 << rest.count_ones()))?;
         let mut best = (f64::INFINITY, low);
         // Blocks in increasing order of what they add to `low`, so ties go the same way each run.
         let mut add: u32 = 0;
         loop {
             let a = low | add;
-            if a != s && (add == 0 || self.h_of.get(&a).is_some_and(|&ha| ha > hs)) {
+            if a != s && (add == 0 || self.h(a).is_some_and(|ha| ha > hs)) {
                 let v = self.value[a as usize] + self.value[(s ^ a) as usize];
                 if v < best.0 {
                     best = (v, a);
@@ -257,7 +272,6 @@ impl Dp<'_> {
             }
             add = add.wrapping_sub(rest) & rest; // the next submask of `rest`, increasing
         }
-        self.charge(f64::from(1u32 << rest.count_ones()))?;
         Some((best.0 - hs, best.1))
     }
 

@@ -5,8 +5,6 @@
 //! under a child node for it, the others stay and the choice repeats for them. When nothing is
 //! shared any more, each item finishes its own steps in constraint order.
 
-use std::collections::BTreeMap;
-
 use crate::bitset::BitSet;
 use crate::group::Group;
 use crate::precedence::Precedence;
@@ -30,6 +28,8 @@ pub(crate) fn solve(group: &Group, prec: &Precedence, costs: &[f64]) -> Vec<Vec<
         .collect();
     let mut remaining = remaining;
     let mut stack: Vec<Vec<usize>> = vec![(0..n).collect()];
+    let mut count = vec![0u32; m];
+    let mut touched: Vec<StepId> = Vec::new();
     while let Some(members) = stack.pop() {
         let members: Vec<usize> = members
             .into_iter()
@@ -38,26 +38,53 @@ pub(crate) fn solve(group: &Group, prec: &Precedence, costs: &[f64]) -> Vec<Vec<
         if members.is_empty() {
             continue;
         }
-        // Which members may run each step next.
-        let mut ready: BTreeMap<StepId, Vec<usize>> = BTreeMap::new();
+        // How many members may run each step next (a dense counter over step ids).
+        let ready = |k: usize, s: StepId, remaining: &[BitSet]| {
+            prec.is_empty() || !prec.before(s).intersects(&remaining[k])
+        };
         for &k in &members {
             for s in remaining[k].iter() {
-                if prec.is_empty() || !prec.before(s).intersects(&remaining[k]) {
-                    ready.entry(s).or_default().push(k);
+                if ready(k, s, &remaining) {
+                    if count[s] == 0 {
+                        touched.push(s);
+                    }
+                    count[s] += 1;
                 }
             }
         }
-        let best = ready
-            .iter()
-            .max_by(|(sa, ka), (sb, kb)| {
-                let score = |s: StepId, k: usize| costs[s] * (k as f64 - 1.0);
-                score(**sa, ka.len())
-                    .total_cmp(&score(**sb, kb.len()))
-                    .then(ka.len().cmp(&kb.len()))
-                    .then(costs[**sa].total_cmp(&costs[**sb]))
-                    .then(sb.cmp(sa)) // equal on all counts: the smaller id wins
-            })
-            .map(|(&s, k)| (s, k.clone()));
+        let score = |s: StepId, k: u32| costs[s] * (f64::from(k) - 1.0);
+        let mut best: Option<StepId> = None;
+        for &s in &touched {
+            let better = match best {
+                None => true,
+                Some(b) => score(s, count[s])
+                    .total_cmp(&score(b, count[b]))
+                    .then(count[s].cmp(&count[b]))
+                    .then(costs[s].total_cmp(&costs[b]))
+                    .then(b.cmp(&s)) // equal on all counts: the smaller id wins
+                    .is_gt(),
+            };
+            if better {
+                best = Some(s);
+            }
+        }
+        let best = best.map(|s| (s, count[s]));
+        for &s in &touched {
+            count[s] = 0;
+        }
+        touched.clear();
+        let best = best.map(|(s, n)| {
+            let takers: Vec<usize> = if n >= 2 {
+                members
+                    .iter()
+                    .copied()
+                    .filter(|&k| remaining[k].contains(s) && ready(k, s, &remaining))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            (s, takers)
+        });
         match best {
             Some((step, takers)) if takers.len() >= 2 => {
                 for &k in &takers {

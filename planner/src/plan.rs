@@ -198,8 +198,9 @@ fn heuristic(
     let greedy = greedy::solve(group, prec, &problem.costs);
     let uni = Universe::new(group, prec, &problem.costs);
     let mut tree = agglomerative::agglomerate(&uni);
-    // Local search work is counted in node evaluations; it gets a tenth of the budget.
-    agglomerative::local_search(&mut tree, &uni, effort / 10.0);
+    // Local search work is counted in node evaluations; it gets a hundredth of the budget
+    // (2·10⁷ by default: many sweeps at 50 targets, part of one at 1,000).
+    agglomerative::local_search(&mut tree, &uni, effort / 100.0);
     let hier = tree.orders(group, &uni, prec);
     if group_cost(problem, group, &hier) <= group_cost(problem, group, &greedy) {
         (Method::Heuristic, hier)
