@@ -8,7 +8,10 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use crate::exact;
+use crate::group::Group;
 use crate::hierarchy::Hierarchy;
+use crate::precedence::Precedence;
 use crate::universe::Universe;
 
 /// A candidate merge: heavier first, then lower node ids.
@@ -173,4 +176,90 @@ fn replace_child(tree: &mut Hierarchy, parent: Option<usize>, old: usize, new: u
         }
         None => tree.root = new,
     }
+}
+
+/// Re-solves exactly every largest subtree of at most `limit` items: its items keep their place
+/// above it, so only its inside changes, and the exact tree is never worse. Returns the work.
+pub(crate) fn polish(
+    tree: &mut Hierarchy,
+    group: &Group,
+    uni: &Universe,
+    prec: &Precedence,
+    costs: &[f64],
+    limit: usize,
+    budget: f64,
+) -> f64 {
+    let mut work = 0.0;
+    let mut ev = tree.eval(uni);
+    let mut best = tree.saving(uni, &mut ev);
+    let mut order = Vec::new();
+    tree.postorder(&mut order);
+    let size: Vec<usize> = {
+        let mut s = vec![0usize; tree.parent.len()];
+        for &v in &order {
+            s[v] = match tree.children[v] {
+                None => 1,
+                Some((a, b)) => s[a] + s[b],
+            };
+        }
+        s
+    };
+    for &v in &order {
+        let fits = size[v] >= 3 && size[v] <= limit;
+        let parent_fits = tree.parent[v].is_some_and(|p| size[p] <= limit);
+        if !fits || parent_fits || work >= budget {
+            continue;
+        }
+        let items = tree.items_below(v);
+        let sub = Group {
+            base: group.base.clone(),
+            items: items.iter().map(|&k| group.items[k].clone()).collect(),
+        };
+        let Some(solution) =
+            exact::prepare(&sub, prec, costs).and_then(|p| p.solve(&sub, prec, budget - work))
+        else {
+            continue;
+        };
+        work += (1u64 << items.len()) as f64;
+        // Graft the exact tree in place of v's: its leaves are v's items, its internal nodes
+        // reuse v's internal node ids (v itself for the root, so v's parent is unchanged).
+        let before = tree.clone();
+        let mut internal: Vec<usize> = Vec::new();
+        let mut stack = vec![v];
+        while let Some(x) = stack.pop() {
+            if let Some((a, b)) = tree.children[x] {
+                internal.push(x);
+                stack.push(a);
+                stack.push(b);
+            }
+        }
+        let local = &solution.tree;
+        let k = items.len();
+        let mut map = vec![0usize; local.parent.len()];
+        for (i, &item) in items.iter().enumerate() {
+            map[i] = item;
+        }
+        // Local internal nodes, root first, get v's internal ids with v first.
+        let mut local_internal: Vec<usize> = (k..local.parent.len()).collect();
+        local_internal.sort_by_key(|&x| usize::from(x != local.root));
+        internal.sort_by_key(|&x| usize::from(x != v));
+        for (&l, &g) in local_internal.iter().zip(&internal) {
+            map[l] = g;
+        }
+        for &l in &local_internal {
+            if let Some((a, b)) = local.children[l] {
+                let (g, ga, gb) = (map[l], map[a], map[b]);
+                tree.children[g] = Some((ga, gb));
+                tree.parent[ga] = Some(g);
+                tree.parent[gb] = Some(g);
+            }
+        }
+        let saving = tree.saving(uni, &mut ev);
+        if saving > best + 1e-9 * best.abs().max(1.0) {
+            best = saving;
+        } else {
+            *tree = before;
+        }
+    }
+    work
 }

@@ -36,6 +36,8 @@ const MAX_FAMILY: usize = 1 << 24;
 pub(crate) struct Solution {
     pub(crate) orders: Vec<Vec<StepId>>,
     pub(crate) value: f64,
+    /// The optimal tree over the group's items.
+    pub(crate) tree: Hierarchy,
 }
 
 /// A set of F in a pre-order list of the sets sharing one lowest item.
@@ -168,6 +170,7 @@ impl Prepared {
             return Some(Solution {
                 orders: Vec::new(),
                 value: 0.0,
+                tree: Hierarchy::leaves(0),
             });
         }
         let full: u32 = (1u32 << n) - 1;
@@ -221,7 +224,11 @@ impl Prepared {
         }
         tree.root = node_of[&full];
         let orders = tree.orders(group, &self.uni, prec);
-        Some(Solution { orders, value })
+        Some(Solution {
+            orders,
+            value,
+            tree,
+        })
     }
 }
 

@@ -198,9 +198,20 @@ fn heuristic(
     let greedy = greedy::solve(group, prec, &problem.costs);
     let uni = Universe::new(group, prec, &problem.costs);
     let mut tree = agglomerative::agglomerate(&uni);
-    // Local search work is counted in node evaluations; it gets a hundredth of the budget
-    // (2·10⁷ by default: many sweeps at 50 targets, part of one at 1,000).
-    agglomerative::local_search(&mut tree, &uni, effort / 100.0);
+    // Local search work is counted in node evaluations; each pass gets 1/200 of the budget
+    // (10⁷ by default: many sweeps at 50 targets, part of one at 1,000).
+    agglomerative::local_search(&mut tree, &uni, effort / 200.0);
+    // Then every largest subtree of up to 12 targets re-solved exactly, and search again.
+    agglomerative::polish(
+        &mut tree,
+        group,
+        &uni,
+        prec,
+        &problem.costs,
+        12,
+        effort / 100.0,
+    );
+    agglomerative::local_search(&mut tree, &uni, effort / 200.0);
     let hier = tree.orders(group, &uni, prec);
     if group_cost(problem, group, &hier) <= group_cost(problem, group, &greedy) {
         (Method::Heuristic, hier)
