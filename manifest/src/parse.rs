@@ -658,20 +658,8 @@ impl Parser {
     }
 
     fn run(&mut self, node: &Node, field: &str) -> Option<Action> {
-        match node {
-            Node::Scalar(s) => {
-                let text = self.subst(s, field, Mode::Shell)?;
-                if text.trim().is_empty() {
-                    self.error(
-                        Span::of(s.span()),
-                        field,
-                        "`run` is empty: expected a command",
-                        None,
-                    );
-                    return None;
-                }
-                Some(Action::Run(RunCommand::Shell(text)))
-            }
+        let command = match node {
+            Node::Scalar(s) => RunCommand::Shell(self.subst(s, field, Mode::Shell)?),
             Node::Sequence(items) => {
                 let mut argv = Vec::new();
                 for (i, n) in items.iter().enumerate() {
@@ -679,16 +667,7 @@ impl Parser {
                     let s = self.scalar(n, &f, "an argument")?;
                     argv.push(self.subst(s, &f, Mode::Shell)?);
                 }
-                if argv.is_empty() {
-                    self.error(
-                        Span::of(node.span()),
-                        field,
-                        "`run` is empty: expected a command",
-                        None,
-                    );
-                    return None;
-                }
-                Some(Action::Run(RunCommand::Exec(argv)))
+                RunCommand::Exec(argv)
             }
             Node::Mapping(_) => {
                 self.error(
@@ -697,9 +676,23 @@ impl Parser {
                     "expected a command (a string, or a list for exec form), found a mapping",
                     None,
                 );
-                None
+                return None;
             }
+        };
+        let empty = match &command {
+            RunCommand::Shell(text) => text.trim().is_empty(),
+            RunCommand::Exec(argv) => argv.is_empty(),
+        };
+        if empty {
+            self.error(
+                Span::of(node.span()),
+                field,
+                "`run` is empty: expected a command",
+                None,
+            );
+            return None;
         }
+        Some(Action::Run(command))
     }
 
     fn copy(&mut self, node: &Node, field: &str) -> Option<Action> {

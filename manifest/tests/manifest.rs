@@ -180,6 +180,21 @@ targets:
 }
 
 #[test]
+fn empty_commands_are_refused_in_both_forms() {
+    check_errors(
+        "version: 1
+targets:
+  t: {from: busybox, steps: [{run: ''}, {run: []}, {run: {x: 1}}]}
+",
+        &[
+            "m.yaml:3:36: targets.t.steps[0].run: `run` is empty: expected a command",
+            "m.yaml:3:47: targets.t.steps[1].run: `run` is empty: expected a command",
+            "m.yaml:3:58: targets.t.steps[2].run: expected a command (a string, or a list for exec form), found a mapping",
+        ],
+    );
+}
+
+#[test]
 fn cycles_name_the_cycle() {
     check_errors(
         "version: 1
