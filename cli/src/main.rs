@@ -32,6 +32,10 @@ enum Command {
     Build(BuildArgs),
     /// Print one target as a plain Dockerfile, in the plan's order or as listed.
     Dockerfile(DockerfileArgs),
+    /// Write the LLB Definition (protobuf) of a target, or of every target, to stdout, as the
+    /// frontend would emit it; base images are not resolved without a daemon, so steps get only
+    /// a default PATH where the frontend adds the base image's env.
+    Llb(LlbArgs),
     /// Place containers of pools onto hosts (capacity, spread, failover).
     Place(place_cmd::PlaceArgs),
 }
@@ -46,6 +50,18 @@ struct DockerfileArgs {
     /// Step order: the plan's (`planned`) or the manifest's (`listed`).
     #[arg(long, value_enum, default_value_t = Order::Planned)]
     order: Order,
+    /// Set a declared arg: `NAME=VALUE` (repeatable).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+}
+
+#[derive(clap::Args, Debug)]
+struct LlbArgs {
+    /// The manifest.
+    manifest: PathBuf,
+    /// The target whose graph to write (default: the manifest's default target).
+    #[arg(long, value_name = "NAME")]
+    target: Option<String>,
     /// Set a declared arg: `NAME=VALUE` (repeatable).
     #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
     build_args: Vec<(String, String)>,
@@ -105,6 +121,8 @@ struct PlanArgs {
 enum Format {
     Text,
     Json,
+    /// The plan's trie as Graphviz DOT.
+    Dot,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -137,6 +155,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan(&args),
         Command::Build(args) => build(&args),
         Command::Dockerfile(args) => dockerfile(&args),
+        Command::Llb(args) => llb(&args),
         Command::Place(args) => place_cmd::run(&args).map_err(Failure::User).map(|out| {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout
@@ -175,6 +194,42 @@ fn load(
         );
     }
     Ok(manifest)
+}
+
+fn llb(args: &LlbArgs) -> Result<(), Failure> {
+    use prost::Message;
+    let manifest = load(&args.manifest, &args.build_args)?;
+    let name = args
+        .target
+        .clone()
+        .unwrap_or_else(|| manifest.default_target.clone());
+    let Some(t) = manifest.targets.iter().position(|x| x.name == name) else {
+        return Err(Failure::User(format!(
+            "error: no target `{name}` in {}; targets: {}\n",
+            args.manifest.display(),
+            manifest.target_names().join(", ")
+        )));
+    };
+    let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let bases = manifest
+        .targets
+        .iter()
+        .map(|x| (x.base.clone(), dockopt_llb::BaseConfig::unresolved(&x.base)))
+        .collect();
+    let options = dockopt_llb::BuildOptions {
+        targets: Some(vec![t]),
+        ..Default::default()
+    };
+    let built = dockopt_llb::build(&manifest, &plan, &bases, &options)
+        .map_err(|e| Failure::User(format!("error: {e}\n")))?;
+    let leaf = built.leaves[t]
+        .clone()
+        .ok_or_else(|| Failure::Internal("no leaf for the target".into()))?;
+    let bytes = built.graph.definition(&leaf).encode_to_vec();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&bytes).and_then(|()| stdout.flush());
+    Ok(())
 }
 
 fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
@@ -279,6 +334,7 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let out = match args.format {
         Format::Text => plan_view::text(&manifest, &plan, args.target.as_deref()),
         Format::Json => plan_view::json(&manifest, &plan, args.target.as_deref()),
+        Format::Dot => plan_view::dot(&manifest, &plan),
     };
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`dockopt plan … | head`) is not an error worth a message.

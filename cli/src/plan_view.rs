@@ -215,3 +215,44 @@ fn draw(
         draw(manifest, trie, child, &deeper, only, out);
     }
 }
+
+/// The plan's trie as Graphviz DOT: one node per step that runs, labelled with the step, its
+/// time and the targets that share it; targets as boxes at the nodes their images end at.
+pub(crate) fn dot(manifest: &Manifest, plan: &Plan) -> String {
+    let trie = Trie::build(&manifest.problem(), &plan.orders);
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out =
+        String::from("digraph plan {\n  rankdir=LR;\n  node [shape=ellipse, fontsize=10];\n");
+    for (i, node) in trie.nodes.iter().enumerate() {
+        let label = match node.step {
+            None => format!("FROM {}", node.base),
+            Some(s) => {
+                let step = &manifest.steps[s];
+                format!(
+                    "{}\\n{}  ×{}",
+                    quote(&shorten(&step.label(), 48)),
+                    seconds(step.time),
+                    node.targets.len()
+                )
+            }
+        };
+        let shape = if node.step.is_none() {
+            ", shape=box, style=filled, fillcolor=lightgrey"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  n{i} [label=\"{label}\"{shape}];");
+        if let Some(p) = node.parent {
+            let _ = writeln!(out, "  n{p} -> n{i};");
+        }
+        for &t in &node.ends {
+            let _ = writeln!(
+                out,
+                "  t{t} [label=\"{}\", shape=box, style=rounded];\n  n{i} -> t{t} [style=dashed];",
+                quote(&manifest.targets[t].name)
+            );
+        }
+    }
+    out.push_str("}\n");
+    out
+}

@@ -287,3 +287,27 @@ fn dockerfile_prints_a_target_as_listed_or_as_planned() {
     );
     assert_eq!(planned.lines().count(), text.lines().count());
 }
+
+#[test]
+fn llb_is_the_same_bytes_every_run_and_decodes() {
+    use prost::Message;
+    let path = example("toolbox/variants.yaml");
+    let p = path.to_str().expect("utf-8");
+    let a = dockopt(&["llb", p, "--target", "ci"]);
+    let b = dockopt(&["llb", p, "--target", "ci"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout, "byte-identical across processes");
+    let def = dockopt_proto::pb::Definition::decode(a.stdout.as_slice()).expect("a Definition");
+    // base, 8 steps, the copy's context source, the copy, the chmod, the terminal.
+    assert_eq!(def.def.len(), 13);
+    let terminal =
+        dockopt_proto::pb::Op::decode(def.def.last().expect("terminal").as_slice()).expect("op");
+    assert!(terminal.op.is_none() && terminal.inputs.len() == 1);
+    let dot = stdout(&dockopt(&["plan", p, "--format", "dot"]));
+    assert!(dot.starts_with("digraph plan {"), "{dot}");
+    assert_eq!(
+        dot.matches("shape=box, style=rounded").count(),
+        10,
+        "one box per target"
+    );
+}
