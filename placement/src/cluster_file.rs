@@ -311,6 +311,19 @@ fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
         }
         current = Some(per_pool);
     }
+    // Every container is planned one by one: keep the input to what a machine plans in seconds.
+    const MAX_CONTAINERS: usize = 1_000_000;
+    let total: usize = pools
+        .iter()
+        .map(|s| s.pool.replicas)
+        .fold(0usize, usize::saturating_add);
+    if total > MAX_CONTAINERS {
+        p.err(
+            Span { line: 1, column: 1 },
+            "pools",
+            format!("{total} containers in all: at most {MAX_CONTAINERS} are planned"),
+        );
+    }
     if hosts.is_empty() && p.errors.is_empty() {
         p.err(
             Span { line: 1, column: 1 },

@@ -144,7 +144,7 @@ pub fn usage(
         let n = xs.len() as f64;
         let mean = xs.iter().sum::<f64>() / n;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-        mean + k * var.sqrt()
+        (mean + k * var.sqrt()).max(0.0)
     };
     let out = per_pool
         .into_iter()
