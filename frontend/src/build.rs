@@ -159,6 +159,16 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
         let id = bridge.solve(def).await?;
         bridge.read_file(&id, MARKER).await?;
     }
+    // After the all-targets solve every step of the chosen target was just built (with
+    // `--no-cache` too): its own solve may take them from the cache.
+    let options = if wanted.len() > 1 {
+        BuildOptions {
+            no_cache: false,
+            ..options
+        }
+    } else {
+        options
+    };
     let (graph, leaf) = build_for(&manifest, &plan, &bases, &options, &[chosen])?;
     let def = graph.definition(&leaf);
     let name = &manifest.targets[chosen].name;

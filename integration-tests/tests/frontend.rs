@@ -215,6 +215,33 @@ fn one_build_without_target_runs_every_trie_node_once() {
 }
 
 #[test]
+fn no_cache_without_target_still_runs_each_step_once() {
+    engine_ready();
+    let ctx = fixture("toolbox");
+    let salt = salt("nocache");
+    let arg = format!("SALT={salt}");
+    // Warm the cache, then ask for none of it.
+    let (warm, progress) = build(&ctx, FILE, &["--build-arg", &arg]);
+    assert!(warm, "{progress}");
+    let (ok_build, progress) = build(&ctx, FILE, &["--build-arg", &arg, "--no-cache"]);
+    assert!(ok_build, "{progress}");
+    let vs = steps(&progress);
+    let mut digests: Vec<&str> = vs.iter().map(|v| v.digest.as_str()).collect();
+    digests.sort_unstable();
+    digests.dedup();
+    assert_eq!(
+        vs.len(),
+        planned_steps(&ctx.join(FILE), &salted(&salt), None),
+        "{progress}"
+    );
+    assert_eq!(digests.len(), vs.len(), "a step ran twice:\n{progress}");
+    assert!(
+        vs.iter().all(|v| !v.cached),
+        "--no-cache ran every step:\n{progress}"
+    );
+}
+
+#[test]
 fn the_same_manifest_gives_the_same_llb_digests() {
     engine_ready();
     let ctx = fixture("toolbox");
