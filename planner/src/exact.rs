@@ -26,8 +26,68 @@ use crate::precedence::Precedence;
 use crate::problem::StepId;
 use crate::universe::Universe;
 
-/// Largest group the DP takes: 8 × 2ⁿ bytes (512 MiB at 26).
-pub(crate) const MAX_ITEMS: usize = 26;
+/// Largest group the DP takes (item sets are `u32` masks).
+pub(crate) const MAX_ITEMS: usize = 31;
+
+/// Largest group whose tables are dense arrays of 2ⁿ entries (12 × 2ⁿ bytes: 768 MiB at 26);
+/// larger groups keep only the sets they reach, in hash maps.
+const DENSE_ITEMS: usize = 26;
+
+/// Most sets a sparse table holds before the DP gives up (about 40 bytes each).
+const MAX_SPARSE: usize = 1 << 24;
+
+/// A value per subset, `None` until set: a dense array of 2ⁿ entries (with a sentinel: the
+/// value table uses infinity, values being finite), or a map of the subsets actually reached.
+/// Generic, not an enum, so the DP's inner loop has no dispatch.
+trait Store<T> {
+    fn get(&self, s: u32) -> Option<T>;
+    /// Stores a value; `None` when a sparse table is full.
+    fn set(&mut self, s: u32, value: T) -> Option<()>;
+}
+
+struct Dense<T> {
+    values: Vec<T>,
+    none: T,
+}
+
+impl<T: Copy + PartialEq> Dense<T> {
+    fn new(n: usize, none: T) -> Self {
+        Self {
+            values: vec![none; 1usize << n],
+            none,
+        }
+    }
+}
+
+impl<T: Copy + PartialEq> Store<T> for Dense<T> {
+    #[inline]
+    fn get(&self, s: u32) -> Option<T> {
+        let v = self.values[s as usize];
+        (v != self.none).then_some(v)
+    }
+
+    #[inline]
+    fn set(&mut self, s: u32, value: T) -> Option<()> {
+        self.values[s as usize] = value;
+        Some(())
+    }
+}
+
+struct Sparse<T>(std::collections::HashMap<u32, T>);
+
+impl<T: Copy> Store<T> for Sparse<T> {
+    fn get(&self, s: u32) -> Option<T> {
+        self.0.get(&s).copied()
+    }
+
+    fn set(&mut self, s: u32, value: T) -> Option<()> {
+        if self.0.len() >= MAX_SPARSE {
+            return None;
+        }
+        self.0.insert(s, value);
+        Some(())
+    }
+}
 
 /// Largest family F kept in memory (about 24 bytes a set).
 const MAX_FAMILY: usize = 1 << 24;
@@ -164,7 +224,23 @@ impl Prepared {
     /// all in F. The sets outside F that the optimum can need are exactly those left when blocks
     /// holding the lowest remaining item are taken away from the whole group; they are solved
     /// top-down, so a group whose items fall into few blocks never touches most of its 2ⁿ subsets.
+    ///
+    /// A group over [`DENSE_ITEMS`] is tried with 1/200 of the budget: it is worth a proof only
+    /// when few of its sets are reachable, and then that is plenty.
     pub(crate) fn solve(self, group: &Group, prec: &Precedence, budget: f64) -> Option<Solution> {
+        let dense = self.n <= DENSE_ITEMS;
+        let budget = if dense { budget } else { budget / 200.0 };
+        self.solve_with(group, prec, budget, dense)
+    }
+
+    /// [`Prepared::solve`] with the table kind chosen by the caller (tests compare both).
+    pub(crate) fn solve_with(
+        self,
+        group: &Group,
+        prec: &Precedence,
+        budget: f64,
+        dense: bool,
+    ) -> Option<Solution> {
         let n = self.n;
         if n == 0 {
             return Some(Solution {
@@ -173,30 +249,57 @@ impl Prepared {
                 tree: Hierarchy::leaves(0),
             });
         }
+        if dense {
+            self.run(
+                group,
+                prec,
+                budget,
+                Dense::new(n, f64::INFINITY),
+                Dense::new(n, u32::MAX),
+            )
+        } else {
+            self.run(
+                group,
+                prec,
+                budget,
+                Sparse(std::collections::HashMap::new()),
+                Sparse(std::collections::HashMap::new()),
+            )
+        }
+    }
+
+    fn run<V: Store<f64>, H: Store<u32>>(
+        &self,
+        group: &Group,
+        prec: &Precedence,
+        budget: f64,
+        value: V,
+        mut h_index: H,
+    ) -> Option<Solution> {
+        let n = self.n;
         let full: u32 = (1u32 << n) - 1;
-        // h of each F-set, found through a dense index (u32::MAX: not in F).
+        // h of each F-set, found through an index (none: not in F).
         let mut fam: Vec<(u32, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
         fam.sort_unstable_by_key(|e| e.0);
-        let mut h_index = vec![u32::MAX; 1usize << n];
         for (i, &(mask, _)) in fam.iter().enumerate() {
-            h_index[mask as usize] = u32::try_from(i).ok()?;
+            h_index.set(mask, u32::try_from(i).ok()?)?;
         }
         let h_vals: Vec<f64> = fam.iter().map(|e| e.1).collect();
         let family: Vec<u32> = fam.into_iter().map(|e| e.0).collect();
         let mut dp = Dp {
-            p: &self,
+            p: self,
             h_index,
             h_vals,
-            value: vec![f64::NAN; 1usize << n],
+            value,
             work: 0.0,
             budget,
         };
         for (k, &leaf) in self.leaf.iter().enumerate() {
-            dp.value[1 << k] = leaf;
+            dp.value.set(1 << k, leaf)?;
         }
         for &s in &family {
             let (best, _) = dp.split_in_family(s)?;
-            dp.value[s as usize] = best;
+            dp.value.set(s, best)?;
         }
         let value = dp.outside(full)?;
         // Rebuild the optimal tree: at each set, the first block reaching its value.
@@ -233,21 +336,20 @@ impl Prepared {
 }
 
 /// The DP's state: a value per subset (NaN until solved) and the work spent.
-struct Dp<'a> {
+struct Dp<'a, V, H> {
     p: &'a Prepared,
     /// Per subset, the index of its h in `h_vals` when it is in F (`u32::MAX` otherwise; every
     /// other set of two or more items has h = the group's base).
-    h_index: Vec<u32>,
+    h_index: H,
     h_vals: Vec<f64>,
-    value: Vec<f64>,
+    value: V,
     work: f64,
     budget: f64,
 }
 
-impl Dp<'_> {
+impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
     fn h(&self, s: u32) -> Option<f64> {
-        let i = self.h_index[s as usize];
-        (i != u32::MAX).then(|| self.h_vals[i as usize])
+        self.h_index.get(s).map(|i| self.h_vals[i as usize])
     }
 
     fn charge(&mut self, units: f64) -> Option<()> {
@@ -269,7 +371,7 @@ impl Dp<'_> {
         loop {
             let a = low | add;
             if a != s && (add == 0 || self.h(a).is_some_and(|ha| ha > hs)) {
-                let v = self.value[a as usize] + self.value[(s ^ a) as usize];
+                let v = self.value.get(a)? + self.value.get(s ^ a)?;
                 if v < best.0 {
                     best = (v, a);
                 }
@@ -285,19 +387,18 @@ impl Dp<'_> {
     /// Value of a set outside F, top-down: the best block holding its lowest item (that item
     /// alone, or an F-set inside `s`), plus the value of what remains.
     fn outside(&mut self, s: u32) -> Option<f64> {
-        let known = self.value[s as usize];
-        if !known.is_nan() {
+        if let Some(known) = self.value.get(s) {
             return Some(known);
         }
         let (value, _) = self.split_outside(s)?;
-        self.value[s as usize] = value;
+        self.value.set(s, value)?;
         Some(value)
     }
 
     fn split_outside(&mut self, s: u32) -> Option<(f64, u32)> {
         let p = self.p;
         let low = s & s.wrapping_neg();
-        let mut best = (self.value[low as usize] + self.outside(s ^ low)?, low);
+        let mut best = (self.value.get(low)? + self.outside(s ^ low)?, low);
         let list = &p.lists[low.trailing_zeros() as usize];
         let mut idx = 0usize;
         let mut evaluated = 1.0;
@@ -308,7 +409,7 @@ impl Dp<'_> {
                 continue;
             }
             if e.mask != s {
-                let v = self.value[e.mask as usize] + self.outside(s ^ e.mask)?;
+                let v = self.value.get(e.mask)? + self.outside(s ^ e.mask)?;
                 evaluated += 1.0;
                 if v < best.0 {
                     best = (v, e.mask);
@@ -318,5 +419,68 @@ impl Dp<'_> {
         }
         self.charge(evaluated)?;
         Some((best.0 - p.base, best.1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prepare;
+    use crate::group::split;
+    use crate::precedence::Precedence;
+    use crate::problem::{Problem, Target};
+
+    /// Items in `blocks` clusters of `size`: each cluster shares a step, one step joins them all.
+    fn clustered(blocks: usize, size: usize) -> Problem {
+        let mut targets = Vec::new();
+        let mut costs = vec![1.0];
+        for b in 0..blocks {
+            let cluster = costs.len();
+            costs.push(10.0 + b as f64);
+            for i in 0..size {
+                let own = costs.len();
+                costs.push(1.0 + i as f64);
+                targets.push(Target {
+                    base: "b".into(),
+                    steps: vec![0, cluster, own],
+                    tail: Vec::new(),
+                });
+            }
+        }
+        Problem {
+            costs,
+            targets,
+            after: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn sparse_tables_give_the_dense_answer() {
+        let problem = clustered(4, 4);
+        let prec = Precedence::new(problem.costs.len(), &problem.after);
+        let group = split(&problem).remove(0);
+        assert_eq!(group.items.len(), 16);
+        let dense = prepare(&group, &prec, &problem.costs)
+            .and_then(|p| p.solve_with(&group, &prec, 1e9, true))
+            .expect("dense");
+        let sparse = prepare(&group, &prec, &problem.costs)
+            .and_then(|p| p.solve_with(&group, &prec, 1e9, false))
+            .expect("sparse");
+        assert_eq!(dense.value, sparse.value);
+        assert_eq!(dense.orders, sparse.orders);
+    }
+
+    #[test]
+    fn groups_over_the_dense_limit_are_proven_when_sparse() {
+        // 30 targets in 6 clusters: over the dense limit, few reachable sets.
+        let problem = clustered(6, 5);
+        let prec = Precedence::new(problem.costs.len(), &problem.after);
+        let group = split(&problem).remove(0);
+        assert_eq!(group.items.len(), 30);
+        let solved = prepare(&group, &prec, &problem.costs)
+            .and_then(|p| p.solve(&group, &prec, 2e9))
+            .expect("proven");
+        // Each cluster runs its shared step once, the joining step runs once: every step once.
+        let distinct: f64 = problem.costs.iter().sum();
+        assert_eq!(solved.value, distinct);
     }
 }
