@@ -401,12 +401,7 @@ impl Parser {
             );
             return None;
         }
-        self.error(
-            Span::of(node.span()),
-            field,
-            format!("expected {expected}, found {}", describe(node)),
-            None,
-        );
+        self.wrong_type(node, field, expected);
         None
     }
 
@@ -419,13 +414,18 @@ impl Parser {
         if let Node::Scalar(s) = node {
             return Some(s);
         }
+        self.wrong_type(node, field, expected);
+        None
+    }
+
+    /// "expected X, found a list" at the node.
+    fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
         self.error(
             Span::of(node.span()),
             field,
             format!("expected {expected}, found {}", describe(node)),
             None,
         );
-        None
     }
 
     /// A string or a list of strings.
