@@ -51,14 +51,9 @@ pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order: &[usize]) -> Stri
                 let _ = writeln!(out, "RUN {}", shell_line(step, &argv.join(" ")));
             }
             Action::Copy(c) => {
-                let from = c
-                    .from
-                    .as_ref()
-                    .map(|f| format!("--from={f} "))
-                    .unwrap_or_default();
                 let mut args = c.src.clone();
                 args.push(c.dest.clone());
-                let _ = writeln!(out, "COPY {from}{}", json_list(&args));
+                let _ = writeln!(out, "COPY {}{}", c.from_flag(), json_list(&args));
             }
         }
         if step.context.user.is_some() {

@@ -132,14 +132,20 @@ impl Step {
             Action::Run(RunCommand::Shell(s)) => s.clone(),
             Action::Run(RunCommand::Exec(argv)) => argv.join(" "),
             Action::Copy(c) => {
-                let from = c
-                    .from
-                    .as_ref()
-                    .map(|f| format!("--from={f} "))
-                    .unwrap_or_default();
-                format!("COPY {from}{} {}", c.src.join(" "), c.dest)
+                format!("COPY {}{} {}", c.from_flag(), c.src.join(" "), c.dest)
             }
         }
+    }
+}
+
+impl Copy {
+    /// `--from=IMAGE ` as a Dockerfile writes it, or nothing for the build context.
+    #[must_use]
+    pub fn from_flag(&self) -> String {
+        self.from
+            .as_ref()
+            .map(|f| format!("--from={f} "))
+            .unwrap_or_default()
     }
 }
 
