@@ -143,20 +143,18 @@ pub(crate) fn text(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> Stri
         trie.step_count(),
         plan.orders.iter().map(Vec::len).sum::<usize>()
     );
-    let _ = writeln!(
-        out,
-        "as listed             {}  saves {} ({})",
-        seconds(plan.as_listed_cost),
-        seconds(plan.as_listed_cost - cost),
-        percent(plan.as_listed_cost - cost, plan.as_listed_cost)
-    );
-    let _ = writeln!(
-        out,
-        "no sharing            {}  saves {} ({})",
-        seconds(plan.no_sharing_cost),
-        seconds(plan.no_sharing_cost - cost),
-        percent(plan.no_sharing_cost - cost, plan.no_sharing_cost)
-    );
+    for (label, against) in [
+        ("as listed ", plan.as_listed_cost),
+        ("no sharing", plan.no_sharing_cost),
+    ] {
+        let _ = writeln!(
+            out,
+            "{label}            {}  saves {} ({})",
+            seconds(against),
+            seconds(against - cost),
+            percent(against - cost, against)
+        );
+    }
     let proof = if plan.optimal {
         "optimal (proven by the exact method)".to_owned()
     } else {

@@ -190,6 +190,15 @@ pub fn steps(progress: &str) -> Vec<Vertex> {
         .collect()
 }
 
+/// How many different op digests the vertices have (fewer than vertices: a step ran twice).
+#[must_use]
+pub fn distinct_digests(vertices: &[Vertex]) -> usize {
+    let mut digests: Vec<&str> = vertices.iter().map(|v| v.digest.as_str()).collect();
+    digests.sort_unstable();
+    digests.dedup();
+    digests.len()
+}
+
 /// `docker build --progress=plain -f FILE [ARGS] CONTEXT`: (success, progress text).
 #[must_use]
 pub fn build(context: &Path, file: &str, args: &[&str]) -> (bool, String) {

@@ -60,7 +60,6 @@ enum Entry {
 struct RawTarget {
     name: String,
     span: Span,
-    field: String,
     from: String,
     base: String,
     steps: Vec<Entry>,
@@ -351,7 +350,6 @@ impl Parser {
                     );
                 }
             }
-            let _ = &t.field;
             out_targets.push(Target {
                 name: t.name,
                 span: t.span,
@@ -924,7 +922,6 @@ impl Parser {
         Some(RawTarget {
             name,
             span,
-            field,
             from,
             base,
             steps,
