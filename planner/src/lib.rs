@@ -21,12 +21,14 @@ mod exact;
 mod greedy;
 mod group;
 mod hierarchy;
+mod locked;
 mod plan;
 mod precedence;
 mod problem;
 mod trie;
 mod universe;
 
+pub use locked::{Extended, solve_keeping};
 pub use plan::{GroupReport, Method, Options, Plan, solve};
 pub use problem::{Problem, ProblemError, StepId, Target};
 pub use trie::{Trie, TrieNode};

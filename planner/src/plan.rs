@@ -22,6 +22,8 @@ pub enum Method {
     /// The seed's maximal-clique set-partitioning model (MIP, microlp); not exact, kept to
     /// compare against.
     CliqueMip,
+    /// Orders kept from a lock, with new targets placed on top (see [`crate::solve_keeping`]).
+    Locked,
 }
 
 impl Method {
@@ -34,6 +36,7 @@ impl Method {
             Method::Heuristic => "heuristic",
             Method::Greedy => "greedy",
             Method::CliqueMip => "clique-mip",
+            Method::Locked => "locked",
         }
     }
 }
@@ -122,7 +125,7 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
                 let (method, orders) = heuristic(problem, &group, &prec, options.effort);
                 (method, orders, None)
             }
-            Method::Exact | Method::Auto => {
+            Method::Exact | Method::Auto | Method::Locked => {
                 // The exact method stops once it has spent the effort budget (counted in work).
                 let solved = exact::prepare(&group, &prec, &problem.costs)
                     .and_then(|p| p.solve(&group, &prec, options.effort));

@@ -1,0 +1,101 @@
+//! Stable identities: a step's key is a hash of what it does and the context it runs in, so it
+//! survives renames, reordering and edits to other steps, and changes when the step changes.
+
+use dockopt_manifest::{Action, RunCommand, Step};
+use sha2::{Digest, Sha256};
+
+/// Hex digits kept of the hash (64 bits: collisions among a manifest's steps are not a concern).
+const KEY_LEN: usize = 16;
+
+/// Appends `field` with its length, so that no two field lists encode alike.
+fn field(h: &mut Sha256, field: &str) {
+    h.update(field.len().to_string().as_bytes());
+    h.update(b":");
+    h.update(field.as_bytes());
+}
+
+fn finish(h: Sha256) -> String {
+    let digest = h.finalize();
+    let mut out = String::with_capacity(KEY_LEN);
+    for b in digest.iter().take(KEY_LEN / 2) {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The key of a step: the same for two steps exactly when the manifest treats them as one.
+#[must_use]
+pub fn step_key(step: &Step) -> String {
+    let mut h = Sha256::new();
+    match &step.action {
+        Action::Run(RunCommand::Shell(s)) => {
+            field(&mut h, "run-shell");
+            field(&mut h, s);
+        }
+        Action::Run(RunCommand::Exec(argv)) => {
+            field(&mut h, "run-exec");
+            field(&mut h, &argv.len().to_string());
+            for a in argv {
+                field(&mut h, a);
+            }
+        }
+        Action::Copy(c) => {
+            field(&mut h, "copy");
+            field(&mut h, c.from.as_deref().unwrap_or(""));
+            field(&mut h, &c.src.len().to_string());
+            for s in &c.src {
+                field(&mut h, s);
+            }
+            field(&mut h, &c.dest);
+        }
+    }
+    let ctx = &step.context;
+    field(&mut h, &ctx.env.len().to_string());
+    for (k, v) in &ctx.env {
+        field(&mut h, k);
+        field(&mut h, v);
+    }
+    field(&mut h, ctx.workdir.as_deref().unwrap_or("\u{0}"));
+    field(&mut h, ctx.user.as_deref().unwrap_or("\u{0}"));
+    finish(h)
+}
+
+/// The key under which a step's measured time is kept: the step on one base.
+#[must_use]
+pub fn time_key(step_key: &str, base: &str) -> String {
+    let mut h = Sha256::new();
+    field(&mut h, step_key);
+    field(&mut h, base);
+    finish(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn manifest(text: &str) -> dockopt_manifest::Manifest {
+        dockopt_manifest::parse("m.yaml", text, &BTreeMap::new()).expect("valid")
+    }
+
+    #[test]
+    fn keys_follow_content_not_names_or_order() {
+        let a = manifest(
+            "version: 1\ndefaults: {from: debian}\nsteps:\n  u: {run: apt-get update}\n  g: {run: echo git, env: {A: b}}\ntargets:\n  t: {steps: [u, g]}\n",
+        );
+        let b = manifest(
+            "version: 1\ndefaults: {from: debian}\nsteps:\n  zz: {run: echo git, env: {A: b}}\n  upd: {run: apt-get update, time: 9}\ntargets:\n  x: {steps: [zz, upd]}\n",
+        );
+        let mut ka: Vec<String> = a.steps.iter().map(step_key).collect();
+        let mut kb: Vec<String> = b.steps.iter().map(step_key).collect();
+        ka.sort();
+        kb.sort();
+        assert_eq!(ka, kb);
+        assert_eq!(ka[0].len(), KEY_LEN);
+        let c = manifest(
+            "version: 1\ndefaults: {from: debian}\nsteps:\n  g: {run: echo git, env: {A: c}}\ntargets:\n  t: {steps: [g]}\n",
+        );
+        assert!(!ka.contains(&step_key(&c.steps[0])));
+        assert_ne!(time_key(&ka[0], "x"), time_key(&ka[0], "y"));
+    }
+}

@@ -1,0 +1,116 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+const BASE: &str = "version: 1\ndefaults: {from: debian}\nsteps:\n  update: {run: apt-get update, time: 20}\n  git: {run: apt-get install -y git, after: [update], time: 12}\n  jq: {run: apt-get install -y jq, after: [update], time: 3}\n  curl: {run: apt-get install -y curl, after: [update], time: 5}\n  vim: {run: apt-get install -y vim, after: [update], time: 8}\ntargets:\n  a: {steps: [update, git, jq]}\n  b: {steps: [update, git, curl]}\n  c: {steps: [update, jq, curl]}\n";
+
+fn planned(text: &str, lock: Option<&str>, times: Option<&str>) -> Result<Planned, Error> {
+    let args = BTreeMap::new();
+    plan(&Input {
+        file: "v.yaml",
+        text,
+        build_args: &args,
+        lock,
+        times,
+        options: Options::default(),
+    })
+}
+
+fn orders_by_name(p: &Planned) -> BTreeMap<String, Vec<String>> {
+    p.manifest
+        .targets
+        .iter()
+        .zip(&p.plan.orders)
+        .map(|(t, o)| {
+            (
+                t.name.clone(),
+                o.iter().map(|&s| p.keys[s].clone()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_lock_keeps_every_order_when_a_target_is_added() {
+    let first = planned(BASE, None, None).expect("plan");
+    let lock = first.lock().render();
+    let grown = format!(
+        "{BASE}  d: {{steps: [update, git, jq, vim]}}\n  e: {{steps: [vim, curl, update]}}\n"
+    );
+    let second = planned(&grown, Some(&lock), None).expect("plan");
+    let used = second.lock.clone().expect("lock used");
+    assert_eq!(used.kept, vec!["a", "b", "c"]);
+    assert_eq!(used.new, vec!["d", "e"]);
+    assert!(used.repaired.is_empty());
+    let before = orders_by_name(&first);
+    let after = orders_by_name(&second);
+    for (name, order) in &before {
+        assert_eq!(&after[name], order, "target {name} moved");
+    }
+    // The new target d follows a's locked path (update, git, jq) before adding vim.
+    assert_eq!(after["d"][..3], before["a"][..]);
+}
+
+#[test]
+fn an_edited_step_repairs_only_the_targets_that_hold_it() {
+    let first = planned(BASE, None, None).expect("plan");
+    let lock = first.lock().render();
+    let edited = BASE.replace("apt-get install -y curl", "apt-get install -y curl wget");
+    let second = planned(&edited, Some(&lock), None).expect("plan");
+    let used = second.lock.expect("lock used");
+    assert_eq!(used.kept, vec!["a"]);
+    assert_eq!(used.repaired, vec!["b", "c"]);
+}
+
+#[test]
+fn a_broken_lock_is_an_error_with_its_place() {
+    let e = planned(BASE, Some("{\n  \"dockopt-lock\": 1,\n  nope"), None).unwrap_err();
+    assert!(
+        matches!(&e, Error::Lock(m) if m.starts_with("v.yaml.lock:3:")),
+        "{e}"
+    );
+}
+
+#[test]
+fn measured_times_replace_estimates_and_are_marked() {
+    let first = planned(BASE, None, None).expect("plan");
+    let update = first
+        .manifest
+        .steps
+        .iter()
+        .position(|s| s.name.as_deref() == Some("update"))
+        .expect("update");
+    let base = &first.manifest.targets[0].base;
+    let mut times = Times::default();
+    times.record(&time_key(&first.keys[update], base), "update", base, 42.5);
+    let second = planned(BASE, None, Some(&times.render())).expect("plan");
+    assert_eq!(second.problem.costs[update], 42.5);
+    assert!(second.measured[update]);
+    assert_eq!(second.measured.iter().filter(|&&m| m).count(), 1);
+    let third = planned(BASE, None, Some("garbage")).expect("plan");
+    assert_eq!(third.warnings.len(), 1);
+    assert!(third.warnings[0].starts_with("v.yaml.times.json: not a dockopt times store"));
+}
+
+#[test]
+fn unknown_targets_get_a_suggestion() {
+    let p = planned(BASE, None, None).expect("plan");
+    assert_eq!(p.target("b"), Ok(1));
+    let e = p.target("bb").unwrap_err();
+    assert_eq!(e, "v.yaml: no target `bb`; did you mean `b`?");
+    let e = p.target("zzzzz").unwrap_err();
+    assert!(e.ends_with("the targets are: a, b, c"), "{e}");
+}
+
+#[test]
+fn the_lock_is_deterministic_and_round_trips() {
+    let p = planned(BASE, None, None).expect("plan");
+    let text = p.lock().render();
+    assert_eq!(
+        text,
+        planned(BASE, None, None).expect("plan").lock().render()
+    );
+    let again = planned(BASE, Some(&text), None).expect("plan");
+    assert_eq!(again.plan.orders, p.plan.orders);
+    assert_eq!(again.lock().render(), text);
+}
