@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The client: `DOCKOPT_DOCKER` if set, else Debian's BuildKit-capable `/usr/bin/docker` when
 /// present, else `docker` on the PATH.
@@ -19,109 +18,174 @@ pub(crate) fn client() -> String {
     }
 }
 
-/// One `docker build` of one target.
-pub(crate) struct BuildRequest<'a> {
+/// One `docker build`: one target (or, with `target: None`, the frontend's all-variants solve).
+pub(crate) struct BuildSpec<'a> {
     pub(crate) manifest: &'a Path,
     pub(crate) context: &'a Path,
-    pub(crate) target: &'a str,
+    pub(crate) target: Option<&'a str>,
     pub(crate) tags: &'a [String],
+    /// Build args, including the reserved `BUILDKIT_SYNTAX` / `DOCKOPT_TARGETS`.
     pub(crate) build_args: &'a [(String, String)],
+    pub(crate) labels: &'a [(String, String)],
     pub(crate) no_cache: bool,
+    pub(crate) network: Option<&'a str>,
+    pub(crate) cache_from: &'a [String],
 }
 
-/// What a build did, read from BuildKit's plain progress.
-pub(crate) struct BuildReport {
-    pub(crate) ok: bool,
-    pub(crate) wall: Duration,
-    /// Step vertices that ran, with their durations as BuildKit printed them.
-    pub(crate) ran: Vec<(String, f64)>,
-    /// Step vertices reused from the cache.
-    pub(crate) cached: usize,
-    /// The whole progress log.
-    pub(crate) log: String,
-}
-
-/// Runs `docker build` with BuildKit and plain progress.
-pub(crate) fn build(req: &BuildRequest<'_>) -> std::io::Result<BuildReport> {
+/// The `docker build` command of `spec`, with BuildKit and plain progress.
+pub(crate) fn build_command(spec: &BuildSpec<'_>) -> Command {
     let mut cmd = Command::new(client());
     cmd.env("DOCKER_BUILDKIT", "1")
         .arg("build")
         .arg("--progress=plain")
         .arg("-f")
-        .arg(req.manifest)
-        .arg("--target")
-        .arg(req.target);
-    for t in req.tags {
+        .arg(spec.manifest);
+    if let Some(t) = spec.target {
+        cmd.arg("--target").arg(t);
+    }
+    for t in spec.tags {
         cmd.arg("-t").arg(t);
     }
-    for (k, v) in req.build_args {
+    for (k, v) in spec.build_args {
         cmd.arg("--build-arg").arg(format!("{k}={v}"));
     }
-    if req.no_cache {
+    for (k, v) in spec.labels {
+        cmd.arg("--label").arg(format!("{k}={v}"));
+    }
+    if spec.no_cache {
         cmd.arg("--no-cache");
     }
-    cmd.arg(req.context).stdin(Stdio::null());
-    let start = Instant::now();
-    let out = cmd.output()?;
-    let wall = start.elapsed();
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    let (ran, cached) = read_progress(&log);
-    Ok(BuildReport {
-        ok: out.status.success(),
-        wall,
-        ran,
-        cached,
-        log,
-    })
+    if let Some(n) = spec.network {
+        cmd.arg("--network").arg(n);
+    }
+    for c in spec.cache_from {
+        cmd.arg("--cache-from").arg(c);
+    }
+    cmd.arg(spec.context).stdin(Stdio::null());
+    cmd
 }
 
-/// Step vertices (named `RUN …` or `COPY …`) that ran, with seconds, and how many were cached.
-fn read_progress(log: &str) -> (Vec<(String, f64)>, usize) {
-    use std::collections::BTreeMap;
-    let mut names: BTreeMap<u32, String> = BTreeMap::new();
-    let mut done: BTreeMap<u32, f64> = BTreeMap::new();
-    let mut cached = std::collections::BTreeSet::new();
-    for line in log.lines() {
-        let Some((id, text)) = line.strip_prefix('#').and_then(|r| r.split_once(' ')) else {
-            continue;
-        };
-        let Ok(id) = id.parse::<u32>() else { continue };
-        if text == "CACHED" {
-            cached.insert(id);
-        } else if let Some(secs) = text.strip_prefix("DONE ") {
-            done.insert(id, secs.trim_end_matches('s').parse().unwrap_or(0.0));
-        } else if !text.starts_with("sha256:")
-            && !names.contains_key(&id)
-            && (text.starts_with("RUN ") || text.starts_with("COPY "))
+/// A command as a shell would take it (for `--print`).
+pub(crate) fn shell_line(cmd: &Command) -> String {
+    let quote = |s: &str| {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c))
         {
-            names.insert(id, text.to_owned());
+            s.to_owned()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
         }
-    }
-    let ran = names
-        .iter()
-        .filter(|(id, _)| !cached.contains(*id))
-        .filter_map(|(id, n)| done.get(id).map(|&s| (n.clone(), s)))
+    };
+    let mut parts: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| {
+            v.map(|v| format!("{}={}", k.to_string_lossy(), quote(&v.to_string_lossy())))
+        })
         .collect();
-    let n_cached = names.keys().filter(|id| cached.contains(*id)).count();
-    (ran, n_cached)
+    parts.push(quote(&cmd.get_program().to_string_lossy()));
+    parts.extend(cmd.get_args().map(|a| quote(&a.to_string_lossy())));
+    parts.join(" ")
+}
+
+/// Whether the engine has `image` locally.
+pub(crate) fn has_image(image: &str) -> bool {
+    Command::new(client())
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `docker push TAG`: (success, output).
+pub(crate) fn push(tag: &str) -> std::io::Result<(bool, String)> {
+    let out = Command::new(client())
+        .args(["push", tag])
+        .stdin(Stdio::null())
+        .output()?;
+    let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
+    log.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok((out.status.success(), log))
+}
+
+/// One line of BuildKit's plain progress: `#ID REST`.
+pub(crate) fn progress_line(line: &str) -> Option<(u32, &str)> {
+    let (id, rest) = line.strip_prefix('#')?.split_once(' ')?;
+    Some((id.parse().ok()?, rest))
+}
+
+/// What a plain-progress line says about its vertex.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum VertexLine<'a> {
+    Cached,
+    Done(f64),
+    Error(&'a str),
+    Canceled,
+    /// `sha256:…` (20.10 prints the vertex digest).
+    Digest,
+    /// Output of the step (`0.123 text`), without the timestamp.
+    Output(&'a str),
+    /// Anything else: the vertex name on its first line.
+    Text(&'a str),
+}
+
+/// Classifies the text after `#ID `.
+pub(crate) fn vertex_line(rest: &str) -> VertexLine<'_> {
+    if rest == "CACHED" {
+        return VertexLine::Cached;
+    }
+    if rest == "CANCELED" {
+        return VertexLine::Canceled;
+    }
+    if let Some(secs) = rest.strip_prefix("DONE ")
+        && let Ok(v) = secs.trim_end_matches('s').parse::<f64>()
+    {
+        return VertexLine::Done(v);
+    }
+    if let Some(e) = rest.strip_prefix("ERROR") {
+        return VertexLine::Error(e.trim_start_matches(':').trim());
+    }
+    if rest.starts_with("sha256:") {
+        return VertexLine::Digest;
+    }
+    if let Some((stamp, text)) = rest.split_once(' ')
+        && stamp.contains('.')
+        && stamp.parse::<f64>().is_ok()
+    {
+        return VertexLine::Output(text);
+    }
+    VertexLine::Text(rest)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::read_progress;
+    use super::{VertexLine, progress_line, vertex_line};
 
     #[test]
-    fn progress_is_read_per_vertex() {
-        let log = "#7 [base] x\n#7 DONE 0.0s\n#8 RUN a  [shared by 2: x, y]\n#8 sha256:ab\n#8 CACHED\n\
-                   #9 RUN b  [y]\n#9 sha256:cd\n#9 DONE 1.5s\n#10 COPY f /f  [y]\n#10 DONE 0.1s\n";
-        let (ran, cached) = read_progress(log);
+    fn progress_lines_are_classified() {
+        let line = |l: &'static str| progress_line(l).map(|(id, rest)| (id, vertex_line(rest)));
+        assert_eq!(line("#7 CACHED"), Some((7, VertexLine::Cached)));
+        assert_eq!(line("#8 DONE 1.5s"), Some((8, VertexLine::Done(1.5))));
         assert_eq!(
-            ran,
-            vec![
-                ("RUN b  [y]".to_owned(), 1.5),
-                ("COPY f /f  [y]".to_owned(), 0.1)
-            ]
+            line("#9 ERROR: executor failed running [/bin/sh -c exit 3]: exit code: 3"),
+            Some((
+                9,
+                VertexLine::Error("executor failed running [/bin/sh -c exit 3]: exit code: 3")
+            ))
         );
-        assert_eq!(cached, 1);
+        assert_eq!(
+            line("#9 0.245 about to fail"),
+            Some((9, VertexLine::Output("about to fail")))
+        );
+        assert_eq!(line("#9 sha256:abc"), Some((9, VertexLine::Digest)));
+        assert_eq!(
+            line("#10 RUN echo 1.5 x  [a]"),
+            Some((10, VertexLine::Text("RUN echo 1.5 x  [a]")))
+        );
+        assert_eq!(line("#10 CANCELED"), Some((10, VertexLine::Canceled)));
+        assert_eq!(line("------"), None);
+        assert_eq!(line("#x y"), None);
     }
 }

@@ -6,6 +6,7 @@ mod dockerfile_view;
 mod engine;
 mod place_cmd;
 mod plan_view;
+mod progress;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -75,7 +76,7 @@ enum Order {
 
 #[derive(clap::Args, Debug)]
 struct BuildArgs {
-    /// The manifest (YAML, `version: 1`, first line `# syntax=FRONTEND-IMAGE`).
+    /// The manifest (YAML, `version: 1`).
     manifest: PathBuf,
     /// The build context (default: the manifest's folder).
     #[arg(long, value_name = "DIR")]
@@ -90,9 +91,41 @@ struct BuildArgs {
     /// manifest's folder name).
     #[arg(long, value_name = "PREFIX")]
     tag_prefix: Option<String>,
-    /// Do not use the build cache.
+    /// Do not use the build cache (each shared step still runs once per run).
     #[arg(long)]
     no_cache: bool,
+    /// Variant builds at a time (BuildKit runs a step that several need once).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+    /// Stop at the first failing variant (cancel the others) instead of building every variant
+    /// that does not depend on the failed step.
+    #[arg(long)]
+    fail_fast: bool,
+    /// How to show progress.
+    #[arg(long, value_enum, default_value_t = progress::Mode::Auto)]
+    progress: progress::Mode,
+    /// Network for RUN steps, as `docker build --network` (`default`, `host`, `none`).
+    #[arg(long, value_name = "MODE")]
+    network: Option<String>,
+    /// Add a label to every image: `NAME=VALUE` (repeatable).
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    labels: Vec<(String, String)>,
+    /// Images to use as cache sources (repeatable), as `docker build --cache-from`.
+    #[arg(long, value_name = "IMAGE")]
+    cache_from: Vec<String>,
+    /// Push every tag of every variant that built.
+    #[arg(long)]
+    push: bool,
+    /// The frontend image (default: the manifest's `# syntax=` line, else
+    /// `dockopt/frontend:local`).
+    #[arg(long, value_name = "IMAGE")]
+    frontend: Option<String>,
+    /// Show the plan and the commands, run nothing.
+    #[arg(long)]
+    print: bool,
+    /// Neither read nor write the lock file.
+    #[arg(long)]
+    no_lock: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -115,6 +148,16 @@ struct PlanArgs {
     /// distinct step sets needs about 3^n/2).
     #[arg(long, default_value_t = Options::default().effort)]
     effort: f64,
+    /// Write the plan's orders to the lock file beside the manifest (`MANIFEST.lock`).
+    #[arg(long)]
+    lock: bool,
+    /// Re-plan from scratch, ignoring the lock; show what it costs to rebuild against what it
+    /// saves, and write the new lock.
+    #[arg(long)]
+    update: bool,
+    /// Neither read nor write the lock file.
+    #[arg(long, conflicts_with_all = ["lock", "update"])]
+    no_lock: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -176,42 +219,96 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads and validates a manifest; warnings go to stderr.
+/// Reads a manifest with its lock and times store (beside it, when present) and plans it
+/// through the one edge every command and the frontend share; warnings go to stderr.
 fn load(
     path: &std::path::Path,
     build_args: &[(String, String)],
-) -> Result<dockopt_manifest::Manifest, Failure> {
+    options: Options,
+    use_lock: bool,
+) -> Result<dockopt_project::Planned, Failure> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::User(format!("error: cannot read {file}: {e}\n")))?;
+    let lock = if use_lock {
+        read_beside(&dockopt_project::lock_name(&file))?
+    } else {
+        None
+    };
+    let times = read_beside(&dockopt_project::times_name(&file))?;
     let build_args: BTreeMap<String, String> = build_args.iter().cloned().collect();
-    let manifest = dockopt_manifest::parse(&file, &text, &build_args)
-        .map_err(|d| Failure::User(d.render(&text)))?;
-    for name in &manifest.unused_build_args {
+    let planned = dockopt_project::plan(&dockopt_project::Input {
+        file: &file,
+        text: &text,
+        build_args: &build_args,
+        lock: lock.as_deref(),
+        times: times.as_deref(),
+        options,
+    })
+    .map_err(|e| match e {
+        dockopt_project::Error::Manifest(m) => Failure::User(m),
+        dockopt_project::Error::Lock(m) => Failure::User(format!(
+            "error: {m}\n  help: fix it, or move it away and run `dockopt plan --lock` to write a new one\n"
+        )),
+        dockopt_project::Error::Planner(e @ dockopt_planner::ProblemError::TooLarge { .. }) => {
+            Failure::User(format!("error: {e}; raise --effort or use --method auto\n"))
+        }
+        dockopt_project::Error::Planner(e) => Failure::Internal(e.to_string()),
+    })?;
+    let mut err = std::io::stderr();
+    for name in &planned.manifest.unused_build_args {
         let _ = writeln!(
-            std::io::stderr(),
+            err,
             "warning: build arg `{name}` is not declared in {file}; it changes nothing"
         );
     }
-    Ok(manifest)
+    for w in &planned.warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    if let Some(used) = &planned.lock
+        && !used.repaired.is_empty()
+    {
+        let _ = writeln!(
+            err,
+            "note: the lock no longer fits {}: planned anew on top of the locked ones",
+            used.repaired.join(", ")
+        );
+    }
+    Ok(planned)
+}
+
+/// A file beside the manifest, or `None` when there is none.
+fn read_beside(path: &str) -> Result<Option<String>, Failure> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Failure::User(format!("error: cannot read {path}: {e}\n"))),
+    }
+}
+
+/// Writes `text` to `path` whole or not at all (a temporary file renamed over it).
+pub(crate) fn write_atomic(path: &str, text: &str) -> std::io::Result<()> {
+    let tmp = format!("{path}.tmp.{}", std::process::id());
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 fn llb(args: &LlbArgs) -> Result<(), Failure> {
     use prost::Message;
-    let manifest = load(&args.manifest, &args.build_args)?;
-    let name = args
-        .target
-        .clone()
-        .unwrap_or_else(|| manifest.default_target.clone());
-    let Some(t) = manifest.targets.iter().position(|x| x.name == name) else {
-        return Err(Failure::User(format!(
-            "error: no target `{name}` in {}; targets: {}\n",
-            args.manifest.display(),
-            manifest.target_names().join(", ")
-        )));
+    let planned = load(&args.manifest, &args.build_args, Options::default(), true)?;
+    let manifest = &planned.manifest;
+    let t = match &args.target {
+        Some(name) => planned
+            .target(name)
+            .map_err(|e| Failure::User(format!("error: {e}\n")))?,
+        None => manifest
+            .targets
+            .iter()
+            .position(|x| x.name == manifest.default_target)
+            .unwrap_or(0),
     };
-    let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
-        .map_err(|e| Failure::Internal(e.to_string()))?;
     let bases = manifest
         .targets
         .iter()
@@ -221,7 +318,7 @@ fn llb(args: &LlbArgs) -> Result<(), Failure> {
         targets: Some(vec![t]),
         ..Default::default()
     };
-    let built = dockopt_llb::build(&manifest, &plan, &bases, &options)
+    let built = dockopt_llb::build(manifest, &planned.plan, &bases, &options)
         .map_err(|e| Failure::User(format!("error: {e}\n")))?;
     let leaf = built.leaves[t]
         .clone()
@@ -233,15 +330,11 @@ fn llb(args: &LlbArgs) -> Result<(), Failure> {
 }
 
 fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
-    let manifest = load(&args.manifest, &args.build_args)?;
-    let Some(t) = manifest.targets.iter().position(|t| t.name == args.target) else {
-        return Err(Failure::User(format!(
-            "error: no target `{}` in {}; targets: {}\n",
-            args.target,
-            args.manifest.display(),
-            manifest.target_names().join(", ")
-        )));
-    };
+    let planned = load(&args.manifest, &args.build_args, Options::default(), true)?;
+    let manifest = &planned.manifest;
+    let t = planned
+        .target(&args.target)
+        .map_err(|e| Failure::User(format!("error: {e}\n")))?;
     let order: Vec<usize> = match args.order {
         Order::Listed => manifest.targets[t]
             .steps
@@ -249,13 +342,9 @@ fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
             .chain(&manifest.targets[t].finally)
             .copied()
             .collect(),
-        Order::Planned => {
-            let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
-                .map_err(|e| Failure::Internal(e.to_string()))?;
-            plan.orders[t].clone()
-        }
+        Order::Planned => planned.plan.orders[t].clone(),
     };
-    let text = dockerfile_view::dockerfile(&manifest, t, &order);
+    let text = dockerfile_view::dockerfile(manifest, t, &order);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
@@ -263,20 +352,45 @@ fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The frontend image: `--frontend`, else the manifest's `# syntax=` line, else the default.
+fn frontend_image(flag: Option<&str>, text: &str) -> String {
+    if let Some(f) = flag {
+        return f.to_owned();
+    }
+    for line in text.lines() {
+        let line = line.trim();
+        if !line.starts_with('#') {
+            break;
+        }
+        let directive = line.trim_start_matches('#').trim();
+        if let Some((k, v)) = directive.split_once('=')
+            && k.trim().eq_ignore_ascii_case("syntax")
+            && !v.trim().is_empty()
+        {
+            return v.trim().to_owned();
+        }
+    }
+    DEFAULT_FRONTEND.to_owned()
+}
+
+/// The image `scripts/frontend-image` makes.
+const DEFAULT_FRONTEND: &str = "dockopt/frontend:local";
+
 fn build(args: &BuildArgs) -> Result<(), Failure> {
-    let manifest = load(&args.manifest, &args.build_args)?;
-    let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
-        .map_err(|e| Failure::Internal(e.to_string()))?;
-    let mut targets = build_cmd::build_order(&manifest, &plan);
+    let file = args.manifest.display().to_string();
+    let planned = load(
+        &args.manifest,
+        &args.build_args,
+        Options::default(),
+        !args.no_lock,
+    )?;
+    let manifest = &planned.manifest;
+    let mut targets = build_cmd::build_order(&planned);
     if !args.target.is_empty() {
         for t in &args.target {
-            if manifest.target(t).is_none() {
-                return Err(Failure::User(format!(
-                    "error: no target `{t}` in {}; targets: {}\n",
-                    args.manifest.display(),
-                    manifest.target_names().join(", ")
-                )));
-            }
+            planned
+                .target(t)
+                .map_err(|e| Failure::User(format!("error: {e}\n")))?;
         }
         targets.retain(|&t| args.target.contains(&manifest.targets[t].name));
     }
@@ -289,6 +403,7 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from(".")),
     };
+    let text = std::fs::read_to_string(&args.manifest).unwrap_or_default();
     let request = build_cmd::Request {
         manifest_path: &args.manifest,
         context: &context,
@@ -298,22 +413,114 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
             .clone()
             .unwrap_or_else(|| build_cmd::default_prefix(&args.manifest)),
         build_args: &args.build_args,
+        labels: &args.labels,
         no_cache: args.no_cache,
+        jobs: usize::from(args.jobs),
+        fail_fast: args.fail_fast,
+        network: args.network.as_deref(),
+        cache_from: &args.cache_from,
+        frontend: frontend_image(args.frontend.as_deref(), &text),
     };
-    build_cmd::run(&manifest, &request, &mut std::io::stdout()).map_err(Failure::User)
+    if args.print {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(plan_view::text(&planned, None).as_bytes());
+        let _ = writeln!(out);
+        build_cmd::print_commands(&planned, &request, &mut out);
+        return Ok(());
+    }
+    if !engine::has_image(&request.frontend) {
+        let how = if request.frontend == DEFAULT_FRONTEND {
+            "make it with `scripts/frontend-image` in a dockopt checkout".to_owned()
+        } else {
+            format!("pull or build it, or pass `--frontend {DEFAULT_FRONTEND}`")
+        };
+        return Err(Failure::User(format!(
+            "error: the frontend image `{}` is not in the local Docker engine ({}); {how}\n",
+            request.frontend,
+            engine::client()
+        )));
+    }
+    let mut sink = progress::Sink::new(args.progress);
+    let report = build_cmd::run(&planned, &request, &mut sink);
+    sink.finish();
+
+    // Learned times and the lock, written whole, beside the manifest.
+    let mut measured = dockopt_project::Times::default();
+    for &(node, seconds) in &report.ran {
+        let n = &planned.trie.nodes[node];
+        if let Some(s) = n.step {
+            let key = dockopt_project::time_key(&planned.keys[s], &n.base);
+            measured.record(&key, &manifest.steps[s].label(), &n.base, seconds);
+        }
+    }
+    let mut err = std::io::stderr();
+    if !measured.entries.is_empty() {
+        let times_path = dockopt_project::times_name(&file);
+        let mut store = match std::fs::read_to_string(&times_path) {
+            Ok(t) => dockopt_project::Times::parse(&times_path, &t).0,
+            Err(_) => dockopt_project::Times::default(),
+        };
+        store.merge(&measured);
+        if let Err(e) = write_atomic(&times_path, &store.render()) {
+            let _ = writeln!(err, "warning: cannot write {times_path}: {e}");
+        }
+    }
+    if !args.no_lock {
+        write_lock(&file, &planned)?;
+    }
+    let mut failed = report
+        .outcomes
+        .values()
+        .any(|o| !matches!(o, build_cmd::Outcome::Built { .. }));
+    if args.push {
+        for (&t, o) in &report.outcomes {
+            if !matches!(o, build_cmd::Outcome::Built { .. }) {
+                continue;
+            }
+            for tag in build_cmd::tags_of(&planned, t, &request.prefix) {
+                match engine::push(&tag) {
+                    Ok((true, _)) => {
+                        let _ = writeln!(err, "pushed {tag}");
+                    }
+                    Ok((false, log)) => {
+                        failed = true;
+                        let _ = writeln!(err, "error: pushing {tag} failed:\n{log}");
+                    }
+                    Err(e) => {
+                        failed = true;
+                        let _ = writeln!(err, "error: cannot run {}: {e}", engine::client());
+                    }
+                }
+            }
+        }
+    }
+    if !sink.is_json() {
+        let mut out = std::io::stdout().lock();
+        let _ = out
+            .write_all(build_cmd::summary(&planned, &request, &report).as_bytes())
+            .and_then(|()| out.flush());
+    }
+    if failed {
+        return Err(Failure::User(String::new()));
+    }
+    Ok(())
+}
+
+/// Writes the plan's lock beside the manifest when it differs from what is there.
+fn write_lock(file: &str, planned: &dockopt_project::Planned) -> Result<(), Failure> {
+    let path = dockopt_project::lock_name(file);
+    let text = planned.lock().render();
+    if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    write_atomic(&path, &text)
+        .map_err(|e| Failure::User(format!("error: cannot write {path}: {e}\n")))?;
+    let _ = writeln!(std::io::stderr(), "wrote {path}");
+    Ok(())
 }
 
 fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let file = args.manifest.display().to_string();
-    let manifest = load(&args.manifest, &args.build_args)?;
-    if let Some(t) = &args.target
-        && manifest.target(t).is_none()
-    {
-        return Err(Failure::User(format!(
-            "error: no target `{t}` in {file}; targets: {}\n",
-            manifest.target_names().join(", ")
-        )));
-    }
     let method = match args.method {
         MethodArg::Auto => Method::Auto,
         MethodArg::Exact => Method::Exact,
@@ -325,21 +532,47 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
         method,
         effort: args.effort,
     };
-    let plan = dockopt_planner::solve(&manifest.problem(), &options).map_err(|e| match e {
-        dockopt_planner::ProblemError::TooLarge { .. } => {
-            Failure::User(format!("error: {e}; raise --effort or use --method auto\n"))
+    let use_lock = !args.no_lock && !args.update;
+    let mut planned = load(&args.manifest, &args.build_args, options.clone(), use_lock)?;
+    if planned.lock.is_some() {
+        // A locked plan carries no proof of its own: the fresh plan's bound holds for it too.
+        let fresh = load(&args.manifest, &args.build_args, options.clone(), false)?;
+        let plan = &mut planned.plan;
+        plan.lower_bound = plan.lower_bound.max(fresh.plan.lower_bound).min(plan.cost);
+        plan.optimal = plan.cost <= plan.lower_bound + 1e-9 * plan.cost.abs().max(1.0);
+        if fresh.plan.cost + 1e-9 < plan.cost {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: the lock costs {:.1} s more per full build than a fresh plan; `dockopt plan --update` re-plans",
+                plan.cost - fresh.plan.cost
+            );
         }
-        other => Failure::Internal(other.to_string()),
-    })?;
-    let out = match args.format {
-        Format::Text => plan_view::text(&manifest, &plan, args.target.as_deref()),
-        Format::Json => plan_view::json(&manifest, &plan, args.target.as_deref()),
-        Format::Dot => plan_view::dot(&manifest, &plan),
+    }
+    if let Some(t) = &args.target {
+        planned
+            .target(t)
+            .map_err(|e| Failure::User(format!("error: {e}\n")))?;
+    }
+    let mut out = match args.format {
+        Format::Text => plan_view::text(&planned, args.target.as_deref()),
+        Format::Json => plan_view::json(&planned, args.target.as_deref()),
+        Format::Dot => plan_view::dot(&planned),
     };
+    if args.update
+        && let Ok(Some(_)) = read_beside(&dockopt_project::lock_name(&file))
+    {
+        let locked = load(&args.manifest, &args.build_args, options, true)?;
+        let note = plan_view::update_note(&locked, &planned);
+        let _ = write!(std::io::stderr(), "{note}");
+    }
+    if args.lock || args.update {
+        write_lock(&file, &planned)?;
+    }
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`dockopt plan … | head`) is not an error worth a message.
     let _ = stdout
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush());
+    out.clear();
     Ok(())
 }

@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use dockopt_manifest::Manifest;
-use dockopt_planner::{Plan, Trie};
+use dockopt_project::Planned;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -13,13 +12,28 @@ struct JsonPlan<'a> {
     as_listed_cost: f64,
     no_sharing_cost: f64,
     lower_bound: f64,
+    /// How far the plan can be above the optimum: cost / lower bound − 1.
+    gap: f64,
     optimal: bool,
+    /// Steps whose time was measured by earlier builds; the others are the manifest's estimates.
+    steps_measured: usize,
+    steps_estimated: usize,
+    /// How the lock was used (absent without a lock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<JsonLock<'a>>,
     /// Steps that really run (trie nodes).
     steps_run: usize,
     /// Steps the targets list in all (no sharing).
     steps_listed: usize,
     targets: BTreeMap<&'a str, JsonTarget<'a>>,
     groups: Vec<JsonGroup<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonLock<'a> {
+    kept: &'a [String],
+    repaired: &'a [String],
+    new: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -39,8 +53,8 @@ struct JsonGroup<'a> {
 }
 
 /// The plan as JSON (one document, a trailing newline).
-pub(crate) fn json(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> String {
-    let trie = Trie::build(&manifest.problem(), &plan.orders);
+pub(crate) fn json(planned: &Planned, only: Option<&str>) -> String {
+    let (manifest, plan, trie) = (&planned.manifest, &planned.plan, &planned.trie);
     let targets = manifest
         .targets
         .iter()
@@ -78,7 +92,15 @@ pub(crate) fn json(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> Stri
         as_listed_cost: plan.as_listed_cost,
         no_sharing_cost: plan.no_sharing_cost,
         lower_bound: plan.lower_bound,
+        gap: (gap(plan.cost, plan.lower_bound) * 1e6).round() / 1e6,
         optimal: plan.optimal,
+        steps_measured: planned.measured.iter().filter(|&&m| m).count(),
+        steps_estimated: planned.measured.iter().filter(|&&m| !m).count(),
+        lock: planned.lock.as_ref().map(|l| JsonLock {
+            kept: &l.kept,
+            repaired: &l.repaired,
+            new: &l.new,
+        }),
         steps_run: trie.step_count(),
         steps_listed: plan.orders.iter().map(Vec::len).sum(),
         targets,
@@ -88,6 +110,17 @@ pub(crate) fn json(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> Stri
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     out.push('\n');
     out
+}
+
+/// How far `cost` can be above the optimum, as a fraction.
+fn gap(cost: f64, bound: f64) -> f64 {
+    if bound > 0.0 {
+        (cost / bound - 1.0).max(0.0)
+    } else if cost > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    }
 }
 
 /// Seconds for people: `20 s`, `1.5 s`, `2 min 05 s`.
@@ -121,9 +154,8 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// The plan as a tree per base, then the numbers.
-pub(crate) fn text(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> String {
-    let problem = manifest.problem();
-    let trie = Trie::build(&problem, &plan.orders);
+pub(crate) fn text(planned: &Planned, only: Option<&str>) -> String {
+    let (manifest, plan, trie) = (&planned.manifest, &planned.plan, &planned.trie);
     let only_index = only.and_then(|o| manifest.targets.iter().position(|t| t.name == o));
     let mut out = String::new();
     for root in trie.roots() {
@@ -132,7 +164,7 @@ pub(crate) fn text(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> Stri
             continue;
         }
         let _ = writeln!(out, "{}  ({} targets)", node.base, node.targets.len());
-        draw(manifest, &trie, root, "", only_index, &mut out);
+        draw(planned, root, "", only_index, &mut out);
         out.push('\n');
     }
     let cost = plan.cost;
@@ -168,17 +200,75 @@ pub(crate) fn text(manifest: &Manifest, plan: &Plan, only: Option<&str>) -> Stri
         "lower bound           {}  plan is {proof}",
         seconds(plan.lower_bound)
     );
+    let measured = planned.measured.iter().filter(|&&m| m).count();
+    let _ = writeln!(
+        out,
+        "step times            {measured} measured, {} estimated (~) from the manifest's `time:`",
+        planned.measured.len() - measured
+    );
+    if let Some(lock) = &planned.lock {
+        let _ = writeln!(
+            out,
+            "lock                  {} kept, {} new{}",
+            lock.kept.len(),
+            lock.new.len(),
+            if lock.repaired.is_empty() {
+                String::new()
+            } else {
+                format!(", repaired: {}", lock.repaired.join(", "))
+            }
+        );
+    }
     out
 }
 
-fn draw(
-    manifest: &Manifest,
-    trie: &Trie,
-    at: usize,
-    prefix: &str,
-    only: Option<usize>,
-    out: &mut String,
-) {
+/// `plan --update` against the lock: what re-planning costs once and saves every build.
+pub(crate) fn update_note(locked: &Planned, fresh: &Planned) -> String {
+    // A fresh node must run again unless the locked trie has the same path (same base, same
+    // steps in the same order) from its root.
+    let paths = |p: &Planned| -> Vec<(String, Vec<usize>)> {
+        p.trie
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut steps = Vec::new();
+                let mut at = Some(n);
+                while let Some(x) = at {
+                    steps.extend(x.step);
+                    at = x.parent.map(|q| &p.trie.nodes[q]);
+                }
+                steps.reverse();
+                (n.base.clone(), steps)
+            })
+            .collect()
+    };
+    let old: std::collections::BTreeSet<(String, Vec<usize>)> = paths(locked).into_iter().collect();
+    let rebuild: f64 = paths(fresh)
+        .into_iter()
+        .zip(&fresh.trie.nodes)
+        .filter(|(path, _)| !old.contains(path))
+        .filter_map(|(_, n)| n.step)
+        .map(|s| fresh.problem.costs[s])
+        .sum();
+    let changed = locked
+        .plan
+        .orders
+        .iter()
+        .zip(&fresh.plan.orders)
+        .filter(|(a, b)| a != b)
+        .count();
+    format!(
+        "update: {changed} of {} targets change order; one-off rebuild {} of steps not in the cache; every full build after: {} instead of {} (saves {})\n",
+        fresh.plan.orders.len(),
+        seconds(rebuild),
+        seconds(fresh.plan.cost),
+        seconds(locked.plan.cost),
+        seconds(locked.plan.cost - fresh.plan.cost)
+    )
+}
+
+fn draw(planned: &Planned, at: usize, prefix: &str, only: Option<usize>, out: &mut String) {
+    let (manifest, trie) = (&planned.manifest, &planned.trie);
     let children: Vec<usize> = trie.nodes[at]
         .children
         .iter()
@@ -191,10 +281,11 @@ fn draw(
         let Some(step_id) = node.step else { continue };
         let step = &manifest.steps[step_id];
         let mut line = format!(
-            "{prefix}{}{}  {}",
+            "{prefix}{}{}  {}{}",
             if last { "└─ " } else { "├─ " },
             shorten(&step.label(), 60),
-            seconds(step.time)
+            if planned.measured[step_id] { "" } else { "~" },
+            seconds(planned.problem.costs[step_id])
         );
         if node.targets.len() > 1 {
             let _ = write!(line, "  shared by {}", node.targets.len());
@@ -210,14 +301,14 @@ fn draw(
         out.push_str(&line);
         out.push('\n');
         let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
-        draw(manifest, trie, child, &deeper, only, out);
+        draw(planned, child, &deeper, only, out);
     }
 }
 
 /// The plan's trie as Graphviz DOT: one node per step that runs, labelled with the step, its
 /// time and the targets that share it; targets as boxes at the nodes their images end at.
-pub(crate) fn dot(manifest: &Manifest, plan: &Plan) -> String {
-    let trie = Trie::build(&manifest.problem(), &plan.orders);
+pub(crate) fn dot(planned: &Planned) -> String {
+    let (manifest, trie) = (&planned.manifest, &planned.trie);
     let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     let mut out =
         String::from("digraph plan {\n  rankdir=LR;\n  node [shape=ellipse, fontsize=10];\n");
@@ -229,7 +320,7 @@ pub(crate) fn dot(manifest: &Manifest, plan: &Plan) -> String {
                 format!(
                     "{}\\n{}  ×{}",
                     quote(&shorten(&step.label(), 48)),
-                    seconds(step.time),
+                    seconds(planned.problem.costs[s]),
                     node.targets.len()
                 )
             }

@@ -1,67 +1,284 @@
-//! `dockopt build` against the local Docker engine: every target built and tagged.
+//! `dockopt build` against the local Docker engine: concurrent builds, failure isolation,
+//! learned times, the lock, `--no-cache` and `--network`.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-use dockopt_integration_tests::{engine_ready, fixture, ok, run, salt};
+use dockopt_integration_tests::{engine_ready, fixture, ok, run, salt, scratch_dir};
 
-#[test]
-fn build_tags_every_target_in_plan_order() {
-    engine_ready();
-    let manifest = fixture("toolbox").join("variants.yaml");
-    let salt = salt("cli-build");
-    let prefix = format!("dockopt-it/{}", salt.to_lowercase());
-    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
-        .args([
-            "build",
-            manifest.to_str().expect("utf-8"),
-            "--tag-prefix",
-            &prefix,
-        ])
-        .arg("--build-arg")
-        .arg(format!("SALT={salt}"))
+fn dockopt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .args(args)
         .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "{stdout}");
-    assert!(lines[0].starts_with("[1/5] "), "{stdout}");
-    // The first build runs its steps; later ones reuse what earlier ones built.
-    assert!(lines[0].ends_with(", 0 from cache"), "{stdout}");
-    assert!(
-        lines[1..5].iter().all(|l| !l.ends_with(", 0 from cache")),
-        "{stdout}"
-    );
-    assert!(lines[5].starts_with("built 5 targets"), "{stdout}");
-    for target in ["devel", "full", "git", "minimal", "scripting"] {
-        let tag = format!("{prefix}:{target}");
-        let salt_file = ok(&["run", "--rm", "--entrypoint", "cat", &tag, "/tools/.salt"]);
-        assert_eq!(salt_file.trim(), salt);
-        let _ = run(&["rmi", "-f", &tag]);
-    }
+        .expect("runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A copy of a fixture folder in a scratch dir (builds write the lock and times beside it).
+fn copy_fixture(name: &str) -> PathBuf {
+    let dir = scratch_dir(name);
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(fixture(name).join("."))
+        .arg(&dir)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    dir
+}
+
+fn write_manifest(dir: &Path, body: &str) -> String {
+    let path = dir.join("variants.yaml");
+    std::fs::write(&path, body).expect("write");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+/// The contents of a file in an image.
+fn cat(image: &str, file: &str) -> String {
+    ok(&["run", "--rm", "--entrypoint", "cat", image, file])
+        .trim()
+        .to_owned()
 }
 
 #[test]
-fn build_stops_at_a_failing_step_and_shows_its_log() {
+fn every_variant_is_built_concurrently_each_step_once_and_times_are_learned() {
     engine_ready();
-    let dir = dockopt_integration_tests::scratch_dir("failing");
+    let dir = copy_fixture("toolbox");
     let manifest = dir.join("variants.yaml");
-    std::fs::write(
+    let m = manifest.to_str().expect("utf-8");
+    let salt = salt("cli-build");
+    let prefix = format!("dockopt-it/{}", salt.to_lowercase());
+    let salt_arg = format!("SALT={salt}");
+    let args = [
+        "build",
+        m,
+        "--tag-prefix",
+        &prefix,
+        "--build-arg",
+        &salt_arg,
+        "--progress",
+        "json",
+    ];
+    let out = dockopt(&args);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let of = |kind: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"] == kind)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("variant-built").len(), 5, "{stdout}");
+    // Every trie node ran exactly once, none came from the cache.
+    let planned = dockopt_integration_tests::planned_steps(
         &manifest,
-        "# syntax=dockopt/frontend:local\nversion: 1\ntargets:\n  broken: {from: dockopt-test/busybox, steps: [{run: 'echo about to fail; exit 3'}]}\n",
-    )
-    .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
-        .args(["build", manifest.to_str().expect("utf-8")])
-        .output()
-        .expect("runs");
+        &[("SALT".to_owned(), salt.clone())].into_iter().collect(),
+        None,
+    );
+    assert_eq!(of("step-done").len(), planned, "{stdout}");
+    assert!(of("step-cached").is_empty(), "{stdout}");
+    // Builds overlapped: some variant started before another had finished.
+    let first_built = of("variant-built")[0]["t"].as_f64().unwrap_or_default();
+    let last_started = of("variant-started")
+        .last()
+        .map(|e| e["t"].as_f64().unwrap_or_default())
+        .unwrap_or_default();
+    assert!(last_started < first_built, "{stdout}");
+    for target in ["devel", "full", "git", "minimal", "scripting"] {
+        assert_eq!(cat(&format!("{prefix}:{target}"), "/tools/.salt"), salt);
+    }
+
+    // The times store and the lock were written beside the manifest; plan now uses measurements.
+    assert!(dir.join("variants.yaml.lock").exists());
+    let times = std::fs::read_to_string(dir.join("variants.yaml.times.json")).expect("times");
+    assert!(times.contains("\"dockopt-times\": 1"), "{times}");
+    let plan = dockopt(&["plan", m, "--format", "json", "--build-arg", &salt_arg]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("json");
+    assert_eq!(plan["steps_estimated"], 0, "{plan}");
+    assert_eq!(plan["lock"]["kept"].as_array().map(Vec::len), Some(5));
+
+    // A rebuild with nothing changed runs nothing.
+    let again = dockopt(&args);
+    let stdout = text(&again.stdout);
+    assert!(again.status.success(), "{stdout}");
+    assert!(!stdout.contains("\"step-done\""), "{stdout}");
+    for target in ["devel", "full", "git", "minimal", "scripting"] {
+        let _ = run(&["rmi", "-f", &format!("{prefix}:{target}")]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+const FAILING: &str = "version: 1\ndefaults: {from: dockopt-test/busybox}\nargs: {SALT: ''}\nsteps:\n  base: {run: 'echo ${SALT} > /base', time: 5}\n  bad: {run: 'echo about to fail; exit 3', time: 2}\n  ok1: {run: 'echo ok1 > /ok1', time: 1}\n  ok2: {run: 'echo ok2 > /ok2', time: 1}\ntargets:\n  a: {steps: [base, bad, ok1]}\n  b: {steps: [base, bad, ok2]}\n  c: {steps: [base, ok1]}\n  d: {steps: [base, ok2, ok1]}\n";
+
+/// Builds the failing manifest (no `# syntax=` line: the CLI names the frontend itself).
+fn build_failing(extra: &[&str]) -> (Output, String, PathBuf) {
+    let dir = scratch_dir("failing");
+    let m = write_manifest(&dir, FAILING);
+    let salt = salt("fail");
+    let prefix = format!("dockopt-it/{}", salt.to_lowercase());
+    let salt_arg = format!("SALT={salt}");
+    let mut args = vec![
+        "build",
+        m.as_str(),
+        "--tag-prefix",
+        &prefix,
+        "--build-arg",
+        &salt_arg,
+        "--progress",
+        "plain",
+    ];
+    args.extend_from_slice(extra);
+    let out = dockopt(&args);
+    (out, prefix, dir)
+}
+
+fn row<'a>(table: &'a str, variant: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(variant))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_failing_step_fails_only_the_variants_below_it() {
+    engine_ready();
+    let (out, prefix, dir) = build_failing(&[]);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}\n{}", text(&out.stderr));
+    for v in ["a", "b"] {
+        assert!(row(&table, v).contains("FAILED at `bad`"), "{table}");
+        assert!(
+            !run(&["image", "inspect", &format!("{prefix}:{v}")])
+                .status
+                .success()
+        );
+    }
+    assert!(table.contains("│ about to fail"), "{table}");
+    for v in ["c", "d"] {
+        assert!(row(&table, v).contains("built in"), "{table}");
+        assert_eq!(cat(&format!("{prefix}:{v}"), "/ok1"), "ok1");
+        let _ = run(&["rmi", "-f", &format!("{prefix}:{v}")]);
+    }
+    assert!(table.contains("built 2 of 4 variants"), "{table}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn queued_variants_below_a_failed_step_are_skipped_and_fail_fast_stops() {
+    engine_ready();
+    // One build at a time: a fails, b (queued, below the same step) is never started.
+    let (out, prefix, dir) = build_failing(&["--jobs", "1"]);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(row(&table, "a").contains("FAILED at `bad`"), "{table}");
+    assert!(
+        row(&table, "b").contains("skipped: `bad` failed"),
+        "{table}"
+    );
+    assert!(row(&table, "c").contains("built in"), "{table}");
+    for v in ["c", "d"] {
+        let _ = run(&["rmi", "-f", &format!("{prefix}:{v}")]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+
+    let (out, _, dir) = build_failing(&["--jobs", "1", "--fail-fast"]);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(row(&table, "a").contains("FAILED at `bad`"), "{table}");
+    for v in ["b", "c", "d"] {
+        assert!(row(&table, v).contains("skipped"), "{table}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn no_cache_runs_each_shared_step_once() {
+    engine_ready();
+    let dir = scratch_dir("no-cache");
+    // Each step leaves a random stamp: variants that share a step must hold the same stamp.
+    let m = write_manifest(
+        &dir,
+        "version: 1\ndefaults: {from: dockopt-test/busybox}\nsteps:\n  one: {run: 'cat /proc/sys/kernel/random/uuid > /one', time: 9}\n  two: {run: 'cat /proc/sys/kernel/random/uuid > /two', time: 5}\n  x: {run: 'echo x > /x'}\n  y: {run: 'echo y > /y'}\n  z: {run: 'echo z > /z'}\ntargets:\n  p: {steps: [one, two, x]}\n  q: {steps: [one, two, y]}\n  r: {steps: [one, z]}\n",
+    );
+    let prefix = format!("dockopt-it/{}", salt("nocache").to_lowercase());
+    let build = || {
+        let out = dockopt(&["build", &m, "--tag-prefix", &prefix, "--no-cache"]);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let stamp = |v: &str, f: &str| cat(&format!("{prefix}:{v}"), f);
+        let one = stamp("p", "/one");
+        assert_eq!(stamp("q", "/one"), one);
+        assert_eq!(stamp("r", "/one"), one);
+        assert_eq!(stamp("p", "/two"), stamp("q", "/two"));
+        one
+    };
+    let first = build();
+    // And --no-cache really ran them again.
+    assert_ne!(build(), first);
+    for v in ["p", "q", "r"] {
+        let _ = run(&["rmi", "-f", &format!("{prefix}:{v}")]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn network_host_reaches_every_run_step() {
+    engine_ready();
+    let dir = scratch_dir("network");
+    // In the host's network namespace the engine's bridge is visible; in a build sandbox not.
+    let m = write_manifest(
+        &dir,
+        &format!(
+            "version: 1\ndefaults: {{from: dockopt-test/busybox}}\ntargets:\n  net: {{steps: [{{run: 'echo {} >/dev/null; grep -q docker0 /proc/net/dev'}}]}}\n",
+            salt("net")
+        ),
+    );
+    let prefix = format!("dockopt-it/{}", salt("net").to_lowercase());
+    let host = dockopt(&["build", &m, "--tag-prefix", &prefix, "--network", "host"]);
+    assert!(host.status.success(), "{}", text(&host.stdout));
+    let sandbox = dockopt(&["build", &m, "--tag-prefix", &prefix, "--no-lock"]);
+    assert_eq!(sandbox.status.code(), Some(1), "{}", text(&sandbox.stdout));
+    let _ = run(&["rmi", "-f", &format!("{prefix}:net")]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_missing_frontend_image_is_explained_and_print_runs_nothing() {
+    engine_ready();
+    let dir = scratch_dir("frontend");
+    let m = write_manifest(
+        &dir,
+        "version: 1\ntargets:\n  t: {from: dockopt-test/busybox, steps: [{run: 'true'}]}\n",
+    );
+    let out = dockopt(&["build", &m, "--frontend", "dockopt-it/no-such-frontend:x"]);
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("building target `broken` failed"), "{err}");
-    assert!(err.contains("about to fail"), "{err}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "the frontend image `dockopt-it/no-such-frontend:x` is not in the local Docker engine"
+        ),
+        "{err}"
+    );
+    let out = dockopt(&["build", &m, "--print", "--network", "host"]);
+    assert!(out.status.success());
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("--target t")
+            && printed.contains("BUILDKIT_SYNTAX=dockopt/frontend:local"),
+        "{printed}"
+    );
+    assert!(printed.contains("--network host"), "{printed}");
+    assert!(!dir.join("variants.yaml.lock").exists());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -38,7 +38,7 @@ fn text_plan_shows_the_tree_and_the_savings() {
     let text = stdout(&out);
     assert!(
         text.starts_with(
-            "docker.io/library/debian:bookworm  (10 targets)\n└─ update  20 s  shared by 10\n"
+            "docker.io/library/debian:bookworm  (10 targets)\n└─ update  ~20 s  shared by 10\n"
         ),
         "{text}"
     );
@@ -50,6 +50,7 @@ fn text_plan_shows_the_tree_and_the_savings() {
         "⇒ ci",
         "lower bound",
         "optimal",
+        "step times            0 measured, 14 estimated (~)",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
@@ -310,4 +311,70 @@ fn llb_is_the_same_bytes_every_run_and_decodes() {
         10,
         "one box per target"
     );
+}
+
+/// The op digests of one target's LLB Definition.
+fn op_digests(manifest: &str, target: &str) -> std::collections::BTreeSet<String> {
+    use prost::Message;
+    let out = dockopt(&["llb", manifest, "--target", target]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let def = dockopt_proto::pb::Definition::decode(out.stdout.as_slice()).expect("a Definition");
+    def.def
+        .iter()
+        .map(|op| dockopt_llb::digest_of(op))
+        .collect()
+}
+
+#[test]
+fn adding_a_variant_to_a_locked_manifest_keeps_every_other_variants_llb() {
+    let dir = std::env::temp_dir().join(format!("dockopt-lock-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("ci")).expect("dir");
+    let path = dir.join("variants.yaml");
+    let original = std::fs::read_to_string(example("toolbox/variants.yaml")).expect("example");
+    std::fs::write(&path, &original).expect("write");
+    let m = path.to_str().expect("utf-8");
+    let locked = dockopt(&["plan", m, "--lock"]);
+    assert!(locked.status.success(), "{}", stderr(&locked));
+    let targets = [
+        "minimal",
+        "git",
+        "web",
+        "scripting",
+        "devel",
+        "full",
+        "net",
+        "editor",
+        "python",
+        "ci",
+    ];
+    let before: Vec<_> = targets.iter().map(|t| op_digests(m, t)).collect();
+    // Without the lock this newcomer moves `python` and `scripting` (it shares user/curl/python).
+    std::fs::write(
+        &path,
+        format!("{original}  newcomer:\n    steps: [update, user, curl, python]\n"),
+    )
+    .expect("write");
+    let plan = json_plan_with(&path, &[]);
+    assert_eq!(
+        plan["lock"]["new"],
+        serde_json::json!(["newcomer"]),
+        "{plan}"
+    );
+    assert_eq!(
+        plan["lock"]["kept"].as_array().map(Vec::len),
+        Some(10),
+        "{plan}"
+    );
+    for (t, digests) in targets.iter().zip(&before) {
+        assert_eq!(&op_digests(m, t), digests, "target {t} changed");
+    }
+    // --update re-plans from scratch and says what that costs and saves.
+    let update = dockopt(&["plan", m, "--update"]);
+    assert!(update.status.success());
+    assert!(
+        stderr(&update).contains("one-off rebuild"),
+        "{}",
+        stderr(&update)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -54,7 +54,12 @@ fn spec_definition(filename: &str, session: Option<&str>) -> pb::Definition {
     let mut attrs = BTreeMap::from([
         (
             "local.followpaths".to_owned(),
-            serde_json::json!([filename]).to_string(),
+            serde_json::json!([
+                filename,
+                dockopt_project::lock_name(filename),
+                dockopt_project::times_name(filename)
+            ])
+            .to_string(),
         ),
         ("local.sharedkeyhint".to_owned(), "dockerfile".to_owned()),
     ]);
@@ -101,27 +106,47 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     })?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Failure::User(format!("{filename}: the manifest is not UTF-8 text")))?;
-    let manifest = dockopt_manifest::parse(&filename, &text, &opts.build_args())
-        .map_err(|d| Failure::User(d.render(&text)))?;
-    let plan = dockopt_planner::solve(&manifest.problem(), &Options::default())
-        .map_err(|e| Failure::Internal(e.to_string()))?;
+    // The lock and the times store travel with the manifest when they exist beside it.
+    let lock = read_optional(bridge, &spec, &dockopt_project::lock_name(&filename)).await;
+    let times = read_optional(bridge, &spec, &dockopt_project::times_name(&filename)).await;
+    let build_args = opts.build_args();
+    let planned = dockopt_project::plan(&dockopt_project::Input {
+        file: &filename,
+        text: &text,
+        build_args: &build_args,
+        lock: lock.as_deref(),
+        times: times.as_deref(),
+        options: Options::default(),
+    })
+    .map_err(|e| match e {
+        dockopt_project::Error::Planner(p) => Failure::Internal(p.to_string()),
+        other => Failure::User(other.to_string()),
+    })?;
+    let manifest = &planned.manifest;
+    let plan = &planned.plan;
+    let network = opts.network().map_err(Failure::User)?;
 
     let chosen = match opts.target() {
-        Some(name) => manifest
-            .targets
-            .iter()
-            .position(|t| t.name == name)
-            .ok_or_else(|| {
-                Failure::User(format!(
-                    "{filename}: no target `{name}`; the targets are: {}",
-                    manifest.target_names().join(", ")
-                ))
-            })?,
+        Some(name) => planned.target(name).map_err(Failure::User)?,
         None => manifest
             .targets
             .iter()
             .position(|t| t.name == manifest.default_target)
             .unwrap_or(0),
+    };
+    let wanted: Vec<usize> = match (opts.target(), opts.all_targets()) {
+        (Some(_), _) => vec![chosen],
+        (None, Some(names)) if !names.is_empty() => names
+            .iter()
+            .map(|n| planned.target(n))
+            .collect::<Result<_, _>>()
+            .map_err(Failure::User)?,
+        (None, _) => (0..manifest.targets.len()).collect(),
+    };
+    let chosen = if wanted.contains(&chosen) {
+        chosen
+    } else {
+        wanted[0]
     };
     // Bases of the targets this build runs: one target, or all of them.
     let wanted: Vec<usize> = if opts.target().is_some() {
@@ -130,7 +155,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
         (0..manifest.targets.len()).collect()
     };
     let mut bases = BTreeMap::new();
-    for &t in &wanted {
+    for &t in wanted.iter().chain([&chosen]) {
         let base = &manifest.targets[t].base;
         if !bases.contains_key(base) {
             bases.insert(
@@ -143,12 +168,13 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
         session: opts.session.clone(),
         no_cache: opts.no_cache(),
         targets: None,
+        network,
     };
     let mut summary = String::new();
     if wanted.len() > 1 {
         // One solve that needs every target's result runs every trie node once; the chosen
         // target's own solve after it finds everything in the cache.
-        let (graph, all) = build_for(&manifest, &plan, &bases, &options, &wanted)?;
+        let (graph, all) = build_for(manifest, plan, &bases, &options, &wanted)?;
         let def = graph.definition(&all);
         summary = format!(
             "all {} targets: {} ops, {} bytes of LLB; ",
@@ -169,7 +195,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     } else {
         options
     };
-    let (graph, leaf) = build_for(&manifest, &plan, &bases, &options, &[chosen])?;
+    let (graph, leaf) = build_for(manifest, plan, &bases, &options, &[chosen])?;
     let def = graph.definition(&leaf);
     let name = &manifest.targets[chosen].name;
     summary.push_str(&format!(
@@ -180,9 +206,15 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let id = bridge.solve(def).await?;
     Ok(Outcome {
         reference: id,
-        metadata: image_metadata(&manifest, &bases, chosen, opts)?,
+        metadata: image_metadata(manifest, &bases, chosen, opts)?,
         summary,
     })
+}
+
+/// A file of the `dockerfile` local that may be missing (then `None`).
+async fn read_optional(bridge: &mut Bridge, spec: &str, name: &str) -> Option<String> {
+    let bytes = bridge.read_file(spec, name).await.ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// File the all-targets op writes, read back to force the solve.

@@ -49,9 +49,37 @@ impl Opts {
             .collect()
     }
 
-    /// `--build-arg NAME=VALUE` values.
+    /// `--build-arg NAME=VALUE` values for the manifest: every one but the names BuildKit
+    /// (`BUILDKIT_*`) and dockopt (`DOCKOPT_*`) reserve.
     pub(crate) fn build_args(&self) -> BTreeMap<String, String> {
-        self.prefixed("build-arg:")
+        let mut args = self.prefixed("build-arg:");
+        args.retain(|k, _| !k.starts_with("BUILDKIT_") && !k.starts_with("DOCKOPT_"));
+        args
+    }
+
+    /// `--build-arg DOCKOPT_TARGETS=a,b`: the targets a build without `--target` runs (the
+    /// CLI's all-at-once pass); `None` for all of them.
+    pub(crate) fn all_targets(&self) -> Option<Vec<String>> {
+        self.raw.get("build-arg:DOCKOPT_TARGETS").map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    /// `docker build --network`: BuildKit's `force-network-mode` (`host`, `none`, or unset).
+    pub(crate) fn network(&self) -> Result<dockopt_proto::pb::NetMode, String> {
+        use dockopt_proto::pb::NetMode;
+        match self.raw.get("force-network-mode").map(String::as_str) {
+            None | Some("" | "default" | "sandbox") => Ok(NetMode::Unset),
+            Some("host") => Ok(NetMode::Host),
+            Some("none") => Ok(NetMode::None),
+            Some(other) => Err(format!(
+                "network mode `{other}` is not supported by RUN steps; use `default`, `host` or `none`"
+            )),
+        }
     }
 
     /// `--label NAME=VALUE` values.
@@ -84,6 +112,9 @@ mod tests {
             ("BUILDKIT_FRONTEND_OPT_2", "label:team=core"),
             ("BUILDKIT_FRONTEND_OPT_3", "no-cache="),
             ("BUILDKIT_FRONTEND_OPT_4", "target="),
+            ("BUILDKIT_FRONTEND_OPT_5", "build-arg:BUILDKIT_SYNTAX=img"),
+            ("BUILDKIT_FRONTEND_OPT_6", "build-arg:DOCKOPT_TARGETS=a, b,"),
+            ("BUILDKIT_FRONTEND_OPT_7", "force-network-mode=host"),
             ("BUILDKIT_SESSION_ID", "s1"),
             ("HOME", "/root"),
         ]
@@ -91,6 +122,9 @@ mod tests {
         let o = Opts::from_vars(vars);
         assert_eq!(o.filename(), "variants.yaml");
         assert_eq!(o.build_args().get("X").map(String::as_str), Some("a=b"));
+        assert_eq!(o.build_args().len(), 1);
+        assert_eq!(o.all_targets(), Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(o.network(), Ok(dockopt_proto::pb::NetMode::Host));
         assert_eq!(o.labels().get("team").map(String::as_str), Some("core"));
         assert!(o.no_cache());
         assert_eq!(o.target(), None);

@@ -215,7 +215,8 @@ pub fn build(context: &Path, file: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-/// Number of trie step nodes dockopt's plan has for the manifest at `path` (with build args).
+/// Number of trie step nodes dockopt's plan has for the manifest at `path` (with build args,
+/// and the lock and times store beside it, as the CLI and the frontend plan it).
 #[must_use]
 pub fn planned_steps(
     path: &Path,
@@ -223,18 +224,27 @@ pub fn planned_steps(
     targets: Option<&[&str]>,
 ) -> usize {
     let text = std::fs::read_to_string(path).expect("manifest");
-    let m = dockopt_manifest::parse("variants.yaml", &text, build_args).expect("valid manifest");
-    let plan =
-        dockopt_planner::solve(&m.problem(), &dockopt_planner::Options::default()).expect("plans");
-    let trie = dockopt_planner::Trie::build(&m.problem(), &plan.orders);
-    trie.nodes
+    let file = path.to_str().expect("utf-8");
+    let lock = std::fs::read_to_string(dockopt_project::lock_name(file)).ok();
+    let times = std::fs::read_to_string(dockopt_project::times_name(file)).ok();
+    let p = dockopt_project::plan(&dockopt_project::Input {
+        file: "variants.yaml",
+        text: &text,
+        build_args,
+        lock: lock.as_deref(),
+        times: times.as_deref(),
+        options: dockopt_planner::Options::default(),
+    })
+    .expect("plans");
+    p.trie
+        .nodes
         .iter()
         .filter(|n| n.step.is_some())
         .filter(|n| {
             targets.is_none_or(|ts| {
                 n.targets
                     .iter()
-                    .any(|&t| ts.contains(&m.targets[t].name.as_str()))
+                    .any(|&t| ts.contains(&p.manifest.targets[t].name.as_str()))
             })
         })
         .count()

@@ -20,6 +20,9 @@ pub struct BuildOptions {
     /// Emit only the ops on these targets' paths (manifest indexes); `None` for every target.
     /// Ops are the same bytes either way: a path does not depend on which others are emitted.
     pub targets: Option<Vec<usize>>,
+    /// The network every RUN step gets (`docker build --network`, BuildKit's
+    /// `force-network-mode`); `Unset` leaves it to the engine and keeps the op bytes unchanged.
+    pub network: pb::NetMode,
 }
 
 /// The graph of a whole plan.
@@ -62,7 +65,10 @@ fn resolve(dir: &str, path: &str) -> String {
     out
 }
 
-fn describe(manifest: &Manifest, step: &Step, targets: &[usize]) -> String {
+/// The name a step's vertex shows in BuildKit's progress: the command, then the targets that
+/// share it. The CLI reads progress back by these names.
+#[must_use]
+pub fn step_name(manifest: &Manifest, step: &Step, targets: &[usize]) -> String {
     let kind = match step.action {
         Action::Run(_) => "RUN",
         Action::Copy(_) => "",
@@ -141,10 +147,10 @@ pub fn build(
                 let parent = nodes[parent]
                     .clone()
                     .ok_or_else(|| LlbError::UnresolvedBase(node.base.clone()))?;
-                let name = describe(manifest, step, &node.targets);
+                let name = step_name(manifest, step, &node.targets);
                 match &step.action {
                     Action::Run(cmd) => graph.add(
-                        &exec_op(step, cmd, base, &parent),
+                        &exec_op(step, cmd, base, &parent, options.network),
                         Some(metadata(name, options.no_cache)),
                     ),
                     Action::Copy(copy) => {
@@ -195,7 +201,13 @@ pub fn build(
     })
 }
 
-fn exec_op(step: &Step, cmd: &RunCommand, base: &BaseConfig, parent: &Output) -> pb::Op {
+fn exec_op(
+    step: &Step,
+    cmd: &RunCommand,
+    base: &BaseConfig,
+    parent: &Output,
+    network: pb::NetMode,
+) -> pb::Op {
     let args = match cmd {
         RunCommand::Shell(s) => vec!["/bin/sh".to_owned(), "-c".to_owned(), s.clone()],
         RunCommand::Exec(argv) => argv.clone(),
@@ -225,7 +237,7 @@ fn exec_op(step: &Step, cmd: &RunCommand, base: &BaseConfig, parent: &Output) ->
                 output: 0,
                 ..Default::default()
             }],
-            network: pb::NetMode::Unset as i32,
+            network: network as i32,
             security: pb::SecurityMode::Sandbox as i32,
         })),
         ..Default::default()

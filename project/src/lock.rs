@@ -146,15 +146,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_place() {
-        let e = Lock::parse("v.yaml.lock", "{\n  \"dockopt-lock\": 1,\n  oops\n}").unwrap_err();
+        let e = Lock::parse("v.yaml.lock", "{\n  \"dockopt-lock\": 1,\n  oops\n}")
+            .expect_err("an error");
         assert!(e.starts_with("v.yaml.lock:3:3: not a dockopt lock"), "{e}");
-        let e = Lock::parse("v.yaml.lock", "{\"dockopt-lock\": 2, \"targets\": {}}").unwrap_err();
+        let e = Lock::parse("v.yaml.lock", "{\"dockopt-lock\": 2, \"targets\": {}}")
+            .expect_err("an error");
         assert!(e.contains("format version 2"), "{e}");
         let e = Lock::parse(
             "v.yaml.lock",
             "{\"dockopt-lock\": 1, \"targets\": {\"t\": {\"base\": \"b\", \"steps\": [[1, 2]]}}}",
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert!(e.contains("target `t`, step 1"), "{e}");
     }
 }

@@ -64,7 +64,7 @@ fn an_edited_step_repairs_only_the_targets_that_hold_it() {
 
 #[test]
 fn a_broken_lock_is_an_error_with_its_place() {
-    let e = planned(BASE, Some("{\n  \"dockopt-lock\": 1,\n  nope"), None).unwrap_err();
+    let e = planned(BASE, Some("{\n  \"dockopt-lock\": 1,\n  nope"), None).expect_err("an error");
     assert!(
         matches!(&e, Error::Lock(m) if m.starts_with("v.yaml.lock:3:")),
         "{e}"
@@ -96,9 +96,9 @@ fn measured_times_replace_estimates_and_are_marked() {
 fn unknown_targets_get_a_suggestion() {
     let p = planned(BASE, None, None).expect("plan");
     assert_eq!(p.target("b"), Ok(1));
-    let e = p.target("bb").unwrap_err();
+    let e = p.target("bb").expect_err("an error");
     assert_eq!(e, "v.yaml: no target `bb`; did you mean `b`?");
-    let e = p.target("zzzzz").unwrap_err();
+    let e = p.target("zzzzz").expect_err("an error");
     assert!(e.ends_with("the targets are: a, b, c"), "{e}");
 }
 
