@@ -4,6 +4,7 @@
 mod build_cmd;
 mod dockerfile_view;
 mod engine;
+mod inspect;
 mod place_cmd;
 mod plan_view;
 mod progress;
@@ -37,6 +38,11 @@ enum Command {
     /// frontend would emit it; base images are not resolved without a daemon, so steps get only
     /// a default PATH where the frontend adds the base image's env.
     Llb(LlbArgs),
+    /// Explain a variant's order, or where a step runs and why there.
+    Explain(ExplainArgs),
+    /// Write a `docker-bake.json` with one bake target per variant (and a `default` group of
+    /// all), for `docker buildx bake -f`.
+    Bake(BakeArgs),
     /// Place containers of pools onto hosts (capacity, spread, failover).
     Place(place_cmd::PlaceArgs),
 }
@@ -57,9 +63,51 @@ struct DockerfileArgs {
 }
 
 #[derive(clap::Args, Debug)]
+struct ExplainArgs {
+    /// The manifest.
+    manifest: PathBuf,
+    /// A variant, or a step (its name or its command).
+    what: String,
+    /// Set a declared arg: `NAME=VALUE` (repeatable).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+}
+
+#[derive(clap::Args, Debug)]
+struct BakeArgs {
+    /// The manifest.
+    manifest: PathBuf,
+    /// Image name for targets without `tags` (`PREFIX:TARGET`; default: the manifest's folder).
+    #[arg(long, value_name = "PREFIX")]
+    tag_prefix: Option<String>,
+    /// Set a declared arg for every target: `NAME=VALUE` (repeatable).
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    build_args: Vec<(String, String)>,
+    /// The frontend image, passed as `BUILDKIT_SYNTAX` (needed when the manifest has no
+    /// `# syntax=` line).
+    #[arg(long, value_name = "IMAGE")]
+    frontend: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LlbFormat {
+    /// `raw` when stdout is not a terminal, else `json`.
+    Auto,
+    /// The protobuf Definition, as the frontend sends it.
+    Raw,
+    /// Every op decoded, with its digest, inputs and the variants that use it.
+    Json,
+    /// The op graph as Graphviz DOT.
+    Dot,
+}
+
+#[derive(clap::Args, Debug)]
 struct LlbArgs {
     /// The manifest.
     manifest: PathBuf,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = LlbFormat::Auto)]
+    format: LlbFormat,
     /// The target whose graph to write (default: the manifest's default target).
     #[arg(long, value_name = "NAME")]
     target: Option<String>,
@@ -199,6 +247,8 @@ fn main() -> ExitCode {
         Command::Build(args) => build(&args),
         Command::Dockerfile(args) => dockerfile(&args),
         Command::Llb(args) => llb(&args),
+        Command::Explain(args) => explain(&args),
+        Command::Bake(args) => bake(&args),
         Command::Place(args) => place_cmd::run(&args).map_err(Failure::User).map(|out| {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout
@@ -323,9 +373,79 @@ fn llb(args: &LlbArgs) -> Result<(), Failure> {
     let leaf = built.leaves[t]
         .clone()
         .ok_or_else(|| Failure::Internal("no leaf for the target".into()))?;
-    let bytes = built.graph.definition(&leaf).encode_to_vec();
+    let def = built.graph.definition(&leaf);
+    let format = match args.format {
+        LlbFormat::Auto if std::io::IsTerminal::is_terminal(&std::io::stdout()) => LlbFormat::Json,
+        LlbFormat::Auto => LlbFormat::Raw,
+        f => f,
+    };
+    let bytes = match format {
+        LlbFormat::Json => {
+            // Which variants each step op belongs to, from the trie.
+            let mut variants = BTreeMap::new();
+            for (node, out) in planned.trie.nodes.iter().zip(&built.nodes) {
+                if let Some(out) = out {
+                    let names: Vec<String> = node
+                        .targets
+                        .iter()
+                        .map(|&x| manifest.targets[x].name.clone())
+                        .collect();
+                    variants.insert(out.digest.clone(), names);
+                }
+            }
+            inspect::llb_json(&def, &variants).into_bytes()
+        }
+        LlbFormat::Dot => inspect::llb_dot(&def).into_bytes(),
+        LlbFormat::Raw | LlbFormat::Auto => def.encode_to_vec(),
+    };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(&bytes).and_then(|()| stdout.flush());
+    Ok(())
+}
+
+fn explain(args: &ExplainArgs) -> Result<(), Failure> {
+    let planned = load(&args.manifest, &args.build_args, Options::default(), true)?;
+    let text = inspect::explain(&planned, &args.what)
+        .map_err(|e| Failure::User(format!("error: {e}\n")))?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    Ok(())
+}
+
+fn bake(args: &BakeArgs) -> Result<(), Failure> {
+    let planned = load(&args.manifest, &args.build_args, Options::default(), true)?;
+    let context = args
+        .manifest
+        .parent()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| ".".into());
+    let dockerfile = args
+        .manifest
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = std::fs::read_to_string(&args.manifest).unwrap_or_default();
+    let mut build_args: BTreeMap<String, String> = args.build_args.iter().cloned().collect();
+    let has_syntax = frontend_image(None, &text) != DEFAULT_FRONTEND
+        || text.lines().next().is_some_and(|l| l.contains("syntax="));
+    if args.frontend.is_some() || !has_syntax {
+        build_args.insert(
+            "BUILDKIT_SYNTAX".into(),
+            frontend_image(args.frontend.as_deref(), &text),
+        );
+    }
+    let prefix = args
+        .tag_prefix
+        .clone()
+        .unwrap_or_else(|| build_cmd::default_prefix(&args.manifest));
+    let out = inspect::bake(&planned, &context, &dockerfile, &prefix, &build_args);
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
     Ok(())
 }
 

@@ -3,10 +3,23 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// A copy of an example manifest in a fresh folder, so that a lock or times store a user's
+/// build left beside the example cannot change what the tests see.
 fn example(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../examples")
-        .join(path)
+        .join(path);
+    let dir = std::env::temp_dir().join(format!(
+        "dockopt-plan-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join(src.file_name().expect("a file"));
+    std::fs::copy(&src, &file).expect("copy example");
+    file
 }
 
 fn dockopt(args: &[&str]) -> Output {

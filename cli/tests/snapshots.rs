@@ -1,0 +1,118 @@
+//! What users read, pinned: `plan` (text, JSON, DOT), `explain`, `bake` and `llb --format json`
+//! on the bundled examples. A change shows up as a diff of `tests/snapshots/*.txt`; to accept
+//! it, run with `DOCKOPT_UPDATE_SNAPSHOTS=1` and review the files in the commit.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The example copied into a fixed-name folder (paths in output stay the same everywhere).
+fn example(name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .join("variants.yaml");
+    let dir = std::env::temp_dir()
+        .join(format!("dockopt-snap-{}", std::process::id()))
+        .join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("variants.yaml");
+    std::fs::copy(src, &file).expect("copy");
+    file
+}
+
+fn run(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("DOCKOPT_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "snapshot {name} differs from line {} on (DOCKOPT_UPDATE_SNAPSHOTS=1 to accept):\n--- expected\n{}\n--- actual\n{}",
+            first + 1,
+            expected
+                .lines()
+                .skip(first)
+                .take(8)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            actual
+                .lines()
+                .skip(first)
+                .take(8)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+#[test]
+fn toolbox_views() {
+    let m = example("toolbox");
+    let dir = m.parent().expect("dir");
+    snapshot("toolbox-plan", &run(dir, &["plan", "variants.yaml"]));
+    snapshot(
+        "toolbox-plan-json",
+        &run(dir, &["plan", "variants.yaml", "--format", "json"]),
+    );
+    snapshot(
+        "toolbox-plan-dot",
+        &run(dir, &["plan", "variants.yaml", "--format", "dot"]),
+    );
+    snapshot(
+        "toolbox-explain-step",
+        &run(dir, &["explain", "variants.yaml", "git"]),
+    );
+    snapshot(
+        "toolbox-explain-variant",
+        &run(dir, &["explain", "variants.yaml", "web"]),
+    );
+    snapshot(
+        "toolbox-bake",
+        &run(dir, &["bake", "variants.yaml", "--tag-prefix", "toolbox"]),
+    );
+    snapshot(
+        "toolbox-llb-minimal",
+        &run(
+            dir,
+            &[
+                "llb",
+                "variants.yaml",
+                "--target",
+                "minimal",
+                "--format",
+                "json",
+            ],
+        ),
+    );
+}
+
+#[test]
+fn python_matrix_views() {
+    let m = example("python-matrix");
+    let dir = m.parent().expect("dir");
+    snapshot("python-matrix-plan", &run(dir, &["plan", "variants.yaml"]));
+    snapshot("python-matrix-bake", &run(dir, &["bake", "variants.yaml"]));
+}
