@@ -214,6 +214,10 @@ enum Format {
     Json,
     /// The plan's trie as Graphviz DOT.
     Dot,
+    /// The plan's trie drawn as SVG (needs Graphviz's `dot` on the PATH).
+    Svg,
+    /// The plan's trie drawn as PNG (needs Graphviz's `dot` on the PATH).
+    Png,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -673,10 +677,12 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
             .target(t)
             .map_err(|e| Failure::User(format!("error: {e}\n")))?;
     }
-    let mut out = match args.format {
-        Format::Text => plan_view::text(&planned, args.target.as_deref()),
-        Format::Json => plan_view::json(&planned, args.target.as_deref()),
-        Format::Dot => plan_view::dot(&planned),
+    let mut out: Vec<u8> = match args.format {
+        Format::Text => plan_view::text(&planned, args.target.as_deref()).into_bytes(),
+        Format::Json => plan_view::json(&planned, args.target.as_deref()).into_bytes(),
+        Format::Dot => plan_view::dot(&planned).into_bytes(),
+        Format::Svg => render(&plan_view::dot(&planned), "svg")?,
+        Format::Png => render(&plan_view::dot(&planned), "png")?,
     };
     if args.update
         && let Ok(Some(_)) = read_beside(&dockopt_project::lock_name(&file))
@@ -690,9 +696,39 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
     }
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`dockopt plan … | head`) is not an error worth a message.
-    let _ = stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush());
+    let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
     out.clear();
     Ok(())
+}
+
+/// DOT drawn by Graphviz (`dot -T FORMAT`).
+fn render(dot: &str, format: &str) -> Result<Vec<u8>, Failure> {
+    use std::process::{Command, Stdio};
+    let missing = |e: std::io::Error| {
+        Failure::User(format!(
+            "error: --format {format} draws the plan with Graphviz's `dot`, which cannot run here ({e}); install Graphviz (Debian: apt-get install graphviz), or use --format dot and draw it elsewhere\n"
+        ))
+    };
+    let mut child = Command::new("dot")
+        .arg(format!("-T{format}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(missing)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(dot.as_bytes())
+            .map_err(|e| Failure::Internal(format!("writing to dot: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Failure::Internal(format!("dot: {e}")))?;
+    if !out.status.success() {
+        return Err(Failure::Internal(format!(
+            "dot failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(out.stdout)
 }

@@ -310,8 +310,15 @@ fn draw(planned: &Planned, at: usize, prefix: &str, only: Option<usize>, out: &m
 pub(crate) fn dot(planned: &Planned) -> String {
     let (manifest, trie) = (&planned.manifest, &planned.trie);
     let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-    let mut out =
-        String::from("digraph plan {\n  rankdir=LR;\n  node [shape=ellipse, fontsize=10];\n");
+    let plan = &planned.plan;
+    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=ellipse, fontsize=10];\n");
+    let _ = writeln!(
+        out,
+        "  labelloc=t;\n  label=\"predicted {} (as listed {}, no sharing {}); shared steps filled\";",
+        seconds(plan.cost),
+        seconds(plan.as_listed_cost),
+        seconds(plan.no_sharing_cost)
+    );
     for (i, node) in trie.nodes.iter().enumerate() {
         let label = match node.step {
             None => format!("FROM {}", node.base),
@@ -327,6 +334,8 @@ pub(crate) fn dot(planned: &Planned) -> String {
         };
         let shape = if node.step.is_none() {
             ", shape=box, style=filled, fillcolor=lightgrey"
+        } else if node.targets.len() > 1 {
+            ", style=filled, fillcolor=lightblue"
         } else {
             ""
         };
