@@ -324,6 +324,7 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let options = Options {
         method,
         effort: args.effort,
+        ..Options::default()
     };
     let plan = dockopt_planner::solve(&manifest.problem(), &options).map_err(|e| match e {
         dockopt_planner::ProblemError::TooLarge { .. } => {

@@ -24,6 +24,7 @@ mod hierarchy;
 mod plan;
 mod precedence;
 mod problem;
+mod reduce;
 mod trie;
 mod universe;
 
