@@ -366,13 +366,27 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
             done(Method::Exact, s.orders, s.value, work)
         }
         Some(s) => done(method, orders, s.value, work),
-        None => Solved {
-            method,
-            orders,
-            proven: false,
-            bound,
-            work,
-        },
+        None => {
+            // No proof: a deeper polish (subtrees of up to 20 items solved exactly, 12 × 2²⁰
+            // bytes each) where the group is larger than the first one's.
+            let (method, orders) = if part.items.len() > 12 {
+                let (m, deeper) = heuristic_with(problem, part, prec, options, 20, 0.02);
+                if group_cost(problem, part, &deeper) < cost {
+                    (m, deeper)
+                } else {
+                    (method, orders)
+                }
+            } else {
+                (method, orders)
+            };
+            Solved {
+                method,
+                orders,
+                proven: false,
+                bound,
+                work,
+            }
+        }
     }
 }
 
@@ -394,6 +408,18 @@ fn heuristic(
     prec: &Precedence,
     options: &Options,
 ) -> (Method, Vec<Vec<StepId>>) {
+    heuristic_with(problem, group, prec, options, 12, 0.01)
+}
+
+/// [`heuristic`] re-solving subtrees of up to `polish` items exactly, with `share` of the effort.
+fn heuristic_with(
+    problem: &Problem,
+    group: &Group,
+    prec: &Precedence,
+    options: &Options,
+    polish: usize,
+    share: f64,
+) -> (Method, Vec<Vec<StepId>>) {
     let effort = options.effort;
     let greedy = greedy::solve(group, prec, &problem.costs);
     let uni = Universe::new(group, prec, &problem.costs);
@@ -401,15 +427,15 @@ fn heuristic(
     // Local search work is counted in node evaluations; each pass gets 1/200 of the budget
     // (10⁷ by default: many sweeps at 50 targets, part of one at 1,000).
     agglomerative::local_search(&mut tree, &uni, effort / 200.0);
-    // Then every largest subtree of up to 12 targets re-solved exactly, and search again.
+    // Then every largest subtree of up to `polish` targets re-solved exactly, and search again.
     agglomerative::polish(
         &mut tree,
         group,
         &uni,
         prec,
         &problem.costs,
-        12,
-        limits(options, 0.01),
+        polish,
+        limits(options, share),
     );
     agglomerative::local_search(&mut tree, &uni, effort / 200.0);
     let hier = tree.orders(group, &uni, prec);
