@@ -2,12 +2,16 @@
 //! a results table (Markdown) while appending raw results (JSON lines).
 //!
 //! `dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick]`
-//! `dockopt-bench one METHOD FILE` runs one method once (in its own process, so its peak memory
-//! is its own) and prints one JSON line.
+//! `dockopt-bench shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE]` measures auto,
+//! heuristic and exact on the generated stack and chunk shapes (and O'Neil's instances).
+//! `dockopt-bench gen stack|chunk TARGETS SEED FILE` writes one generated instance.
+//! `dockopt-bench one METHOD FILE [--memory MIB]` runs one method once (in its own process, so
+//! its peak memory is its own) and prints one JSON line.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod instance;
 mod placement;
+mod shapes;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,14 +23,22 @@ use serde_json::{Value, json};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("one") if args.len() == 3 => one(&args[1], Path::new(&args[2])),
+        Some("one") if args.len() == 3 => one(&args[1], Path::new(&args[2]), None),
+        Some("one") if args.len() == 5 && args[3] == "--memory" => {
+            match args[4].parse::<usize>() {
+                Ok(mib) => one(&args[1], Path::new(&args[2]), Some(mib << 20)),
+                Err(e) => Err(format!("--memory {}: {e}", args[4])),
+            }
+        }
+        Some("gen") if args.len() == 5 => gen_one(&args[1], &args[2], &args[3], Path::new(&args[4])),
+        Some("shapes") => shapes_harness(&args[1..]),
         Some("planner") => planner(&args[1..]),
         Some("placement") => {
             let raw = placement::run();
             let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchmarks/results/placement.jsonl");
             std::fs::write(&out, raw).map_err(|e| format!("{}: {e}", out.display()))
         }
-        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | one METHOD FILE".into()),
+        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE] | gen stack|chunk TARGETS SEED FILE | one METHOD FILE [--memory MIB]".into()),
     };
     if let Err(e) = result {
         eprintln!("dockopt-bench: {e}");
@@ -45,7 +57,7 @@ fn peak_kb() -> u64 {
         .unwrap_or(0)
 }
 
-fn one(method: &str, file: &Path) -> Result<(), String> {
+fn one(method: &str, file: &Path, memory: Option<usize>) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let inst = instance::from_json(&file.display().to_string(), &text)?;
     let method = match method {
@@ -56,19 +68,20 @@ fn one(method: &str, file: &Path) -> Result<(), String> {
         "clique-mip" => Method::CliqueMip,
         other => return Err(format!("unknown method {other}")),
     };
+    let defaults = Options::default();
+    let options = Options {
+        method,
+        memory: memory.unwrap_or(defaults.memory),
+        ..defaults
+    };
     let start = Instant::now();
-    let plan = dockopt_planner::solve(
-        &inst.problem,
-        &Options {
-            method,
-            ..Options::default()
-        },
-    );
+    let plan = dockopt_planner::solve(&inst.problem, &options);
     let seconds = start.elapsed().as_secs_f64();
     let line = match plan {
         Ok(p) => {
-            json!({"cost": p.cost, "lower_bound": p.lower_bound, "optimal": p.optimal, "seconds": seconds,
-                        "peak_kb": peak_kb(), "methods": p.groups.iter().map(|g| g.method.name()).collect::<Vec<_>>()})
+            json!({"cost": p.cost, "lower_bound": p.lower_bound, "gap": p.gap(), "optimal": p.optimal, "seconds": seconds,
+                        "peak_kb": peak_kb(), "methods": p.groups.iter().map(|g| g.method.name()).collect::<Vec<_>>(),
+                        "exact_work": p.groups.iter().map(|g| g.exact_work).sum::<f64>()})
         }
         Err(e) => json!({"error": e.to_string(), "seconds": seconds, "peak_kb": peak_kb()}),
     };
@@ -293,6 +306,7 @@ fn planner(args: &[String]) -> Result<(), String> {
     }
     sources.extend(generate(&shared, &tmp, quick)?);
     sources.extend(examples(&root, &tmp)?);
+    sources.extend(shape_sources(&tmp, &[("stack", 27, 1), ("chunk", 36, 1)])?);
 
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut raw = String::new();
@@ -386,6 +400,165 @@ fn planner(args: &[String]) -> Result<(), String> {
             secs(&row["greedy"]),
             row["auto"]["peak_kb"].as_f64().unwrap_or(0.0) / 1024.0,
         );
+        raw.push_str(&row.to_string());
+        raw.push('\n');
+    }
+    if let Some(dir) = out_path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&out_path, raw).map_err(|e| format!("{}: {e}", out_path.display()))?;
+    std::fs::remove_dir_all(&tmp).ok();
+    Ok(())
+}
+
+/// Writes one generated instance of a real shape.
+fn gen_one(mode: &str, targets: &str, seed: &str, file: &Path) -> Result<(), String> {
+    let targets: usize = targets
+        .parse()
+        .map_err(|e| format!("TARGETS {targets}: {e}"))?;
+    let seed: u64 = seed.parse().map_err(|e| format!("SEED {seed}: {e}"))?;
+    let (problem, names) = match mode {
+        "stack" => shapes::stack(targets, seed),
+        "chunk" => shapes::chunk(targets, seed),
+        other => return Err(format!("unknown shape {other} (stack or chunk)")),
+    };
+    std::fs::write(file, instance::to_json(&problem, &names))
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Generated instances of the real shapes, written to `dir`.
+fn shape_sources(dir: &Path, specs: &[(&str, usize, u64)]) -> Result<Vec<Source>, String> {
+    let mut out = Vec::new();
+    for &(mode, targets, seed) in specs {
+        let name = format!("{mode}-{targets}-s{seed}");
+        let file = dir.join(format!("{name}.json"));
+        gen_one(mode, &targets.to_string(), &seed.to_string(), &file)?;
+        out.push(Source {
+            name: format!("gen:{name}"),
+            file,
+            origin: format!("dockopt-bench gen {mode} {targets} {seed}"),
+        });
+    }
+    Ok(out)
+}
+
+/// Auto, heuristic and exact (and optionally another build's auto) on the real shapes and,
+/// with `--oneil DIR`, on O'Neil's instances: cost, bound, gap, proof, seconds, peak memory.
+fn shapes_harness(args: &[String]) -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out_path = root.join("benchmarks/results/shapes.jsonl");
+    let mut reps = 3usize;
+    let mut oneil: Option<PathBuf> = None;
+    let mut baseline: Option<PathBuf> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out_path = PathBuf::from(it.next().ok_or("--out FILE")?),
+            "--reps" => reps = it.next().and_then(|r| r.parse().ok()).ok_or("--reps N")?,
+            "--oneil" => oneil = Some(PathBuf::from(it.next().ok_or("--oneil DIR")?)),
+            "--baseline" => baseline = Some(PathBuf::from(it.next().ok_or("--baseline BIN")?)),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    let tmp = std::env::temp_dir().join(format!("dockopt-shapes-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let mut sources = shape_sources(
+        &tmp,
+        &[
+            ("stack", 27, 1),
+            ("stack", 27, 2),
+            ("stack", 27, 3),
+            ("stack", 100, 1),
+            ("chunk", 30, 1),
+            ("chunk", 36, 2),
+            ("chunk", 40, 3),
+            ("chunk", 100, 1),
+        ],
+    )?;
+    if let Some(dir) = &oneil {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for file in files {
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            sources.push(Source {
+                name: format!("oneil:{stem}"),
+                origin: format!("shared/data/oneil/{stem}.json"),
+                file,
+            });
+        }
+    }
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut runs: Vec<(&str, PathBuf, &str)> = vec![
+        ("auto", me.clone(), "auto"),
+        ("heuristic", me.clone(), "heuristic"),
+        ("exact", me.clone(), "exact"),
+    ];
+    if let Some(bin) = &baseline {
+        runs.push(("auto before", bin.clone(), "auto"));
+    }
+    let mut raw = String::new();
+    println!(
+        "| instance | targets | method | cost | bound | gap | proven | seconds | peak MiB | exact work |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for src in &sources {
+        let text = std::fs::read_to_string(&src.file).map_err(|e| e.to_string())?;
+        let n = instance::from_json(&src.name, &text)?.problem.targets.len();
+        let mut row = json!({"instance": src.name, "origin": src.origin, "targets": n});
+        for (label, bin, method) in &runs {
+            let mut times = Vec::new();
+            let mut last = Value::Null;
+            for _ in 0..reps {
+                last = run_json_limited(
+                    Command::new(bin).args(["one", method]).arg(&src.file),
+                    120.0,
+                );
+                times.push(last["seconds"].as_f64().unwrap_or(f64::NAN));
+                if times[0] > 3.0 || last.get("error").is_some() {
+                    break; // slow runs (and failures) once
+                }
+            }
+            last["seconds_median"] = json!(median(times.clone()));
+            last["reps"] = json!(times.len());
+            let cell = match (last["cost"].as_f64(), last["lower_bound"].as_f64()) {
+                (Some(cost), Some(bound)) => {
+                    let gap = last["gap"].as_f64().unwrap_or(if bound > 0.0 {
+                        cost / bound - 1.0
+                    } else {
+                        0.0
+                    });
+                    let work = last["exact_work"]
+                        .as_f64()
+                        .map_or("–".into(), |w| format!("{w:.2e}"));
+                    format!(
+                        "{cost:.0} | {bound:.0} | {:.2} % | {} | {:.3} | {:.0} | {work}",
+                        100.0 * gap,
+                        if last["optimal"].as_bool() == Some(true) {
+                            "yes"
+                        } else {
+                            "no"
+                        },
+                        last["seconds_median"].as_f64().unwrap_or(f64::NAN),
+                        last["peak_kb"].as_f64().unwrap_or(0.0) / 1024.0,
+                    )
+                }
+                _ => format!(
+                    "no plan ({}) | – | – | – | {:.3} | {:.0} | –",
+                    last["error"].as_str().unwrap_or("?"),
+                    last["seconds_median"].as_f64().unwrap_or(f64::NAN),
+                    last["peak_kb"].as_f64().unwrap_or(0.0) / 1024.0,
+                ),
+            };
+            println!("| {} | {n} | {label} | {cell} |", src.name);
+            row[*label] = last;
+        }
         raw.push_str(&row.to_string());
         raw.push('\n');
     }

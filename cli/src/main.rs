@@ -655,6 +655,7 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let options = Options {
         method,
         effort: args.effort,
+        ..Options::default()
     };
     let use_lock = !args.no_lock && !args.update;
     let mut planned = load(&args.manifest, &args.build_args, options.clone(), use_lock)?;

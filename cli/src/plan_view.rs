@@ -92,7 +92,7 @@ pub(crate) fn json(planned: &Planned, only: Option<&str>) -> String {
         as_listed_cost: plan.as_listed_cost,
         no_sharing_cost: plan.no_sharing_cost,
         lower_bound: plan.lower_bound,
-        gap: (gap(plan.cost, plan.lower_bound) * 1e6).round() / 1e6,
+        gap: (plan.gap() * 1e6).round() / 1e6,
         optimal: plan.optimal,
         steps_measured: planned.measured.iter().filter(|&&m| m).count(),
         steps_estimated: planned.measured.iter().filter(|&&m| !m).count(),
@@ -110,17 +110,6 @@ pub(crate) fn json(planned: &Planned, only: Option<&str>) -> String {
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     out.push('\n');
     out
-}
-
-/// How far `cost` can be above the optimum, as a fraction.
-fn gap(cost: f64, bound: f64) -> f64 {
-    if bound > 0.0 {
-        (cost / bound - 1.0).max(0.0)
-    } else if cost > 0.0 {
-        f64::INFINITY
-    } else {
-        0.0
-    }
 }
 
 /// Seconds for people: `20 s`, `1.5 s`, `2 min 05 s`.
@@ -311,7 +300,8 @@ pub(crate) fn dot(planned: &Planned) -> String {
     let (manifest, trie) = (&planned.manifest, &planned.trie);
     let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     let plan = &planned.plan;
-    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=ellipse, fontsize=10];\n");
+    let mut out =
+        String::from("digraph plan {\n  rankdir=LR;\n  node [shape=ellipse, fontsize=10];\n");
     let _ = writeln!(
         out,
         "  labelloc=t;\n  label=\"predicted {} (as listed {}, no sharing {}); shared steps filled\";",

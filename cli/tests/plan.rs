@@ -391,3 +391,19 @@ fn adding_a_variant_to_a_locked_manifest_keeps_every_other_variants_llb() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn svg_is_drawn_by_graphviz_or_explained() {
+    let path = example("toolbox/variants.yaml");
+    let out = dockopt(&["plan", path.to_str().expect("utf-8"), "--format", "svg"]);
+    let has_dot = Command::new("dot").arg("-V").output().is_ok();
+    if has_dot {
+        assert!(out.status.success(), "{}", stderr(&out));
+        let svg = stdout(&out);
+        assert!(svg.contains("<svg"), "{svg}");
+        assert!(svg.contains("predicted 3 min 11 s"), "the title carries the totals");
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("install Graphviz"), "{}", stderr(&out));
+    }
+}

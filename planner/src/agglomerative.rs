@@ -187,8 +187,9 @@ pub(crate) fn polish(
     prec: &Precedence,
     costs: &[f64],
     limit: usize,
-    budget: f64,
+    limits: exact::Limits,
 ) -> f64 {
+    let budget = limits.work;
     let mut work = 0.0;
     let mut ev = tree.eval(uni);
     let mut best = tree.saving(uni, &mut ev);
@@ -215,9 +216,13 @@ pub(crate) fn polish(
             base: group.base.clone(),
             items: items.iter().map(|&k| group.items[k].clone()).collect(),
         };
-        let Some(solution) =
-            exact::prepare(&sub, prec, costs).and_then(|p| p.solve(&sub, prec, budget - work))
-        else {
+        let Some(solution) = exact::prepare(&sub, prec, costs, limits.memory).and_then(|p| {
+            let left = exact::Limits {
+                work: budget - work,
+                ..limits
+            };
+            p.solve(&sub, prec, left, &mut 0.0)
+        }) else {
             continue;
         };
         work += (1u64 << items.len()) as f64;

@@ -5,20 +5,22 @@
 //! any subset S of a group's items: `optimum ≥ f(S) + w(steps outside U(S))`. We take S as the
 //! heaviest items, as many as the exact method solves within its share of the effort.
 
-use crate::exact;
+use crate::exact::{self, Limits};
 use crate::group::{Group, Item};
 use crate::precedence::Precedence;
 
-/// Items the subset bound solves exactly at most.
-const SUBSET: usize = 16;
+/// Items the subset bound solves exactly at most (a group of at most that many is solved
+/// outright: the exact method's answer, not a bound).
+pub(crate) const SUBSET: usize = 16;
 
 /// `f(S) + w(U(all) ∖ U(S))` for S the heaviest items of `group`, or `None` when the exact method
-/// does not finish within `budget`.
+/// does not finish within `limits` (work and memory). The DP's work is added to `spent`.
 pub(crate) fn subset_bound(
     group: &Group,
     prec: &Precedence,
     costs: &[f64],
-    budget: f64,
+    limits: Limits,
+    spent: &mut f64,
 ) -> Option<f64> {
     let weight = |item: &Item| item.set.iter().map(|&s| costs[s]).sum::<f64>();
     let mut by_weight: Vec<usize> = (0..group.items.len()).collect();
@@ -33,8 +35,8 @@ pub(crate) fn subset_bound(
         base: group.base.clone(),
         items: chosen.iter().map(|&k| group.items[k].clone()).collect(),
     };
-    let value = exact::prepare(&sub, prec, costs)?
-        .solve(&sub, prec, budget)?
+    let value = exact::prepare(&sub, prec, costs, limits.memory)?
+        .solve(&sub, prec, limits, spent)?
         .value;
     let inside: std::collections::BTreeSet<usize> = sub
         .items

@@ -16,9 +16,11 @@
 //! subsets and is usually tiny next to 2ⁿ (4,048 sets for O'Neil's 20 × 100 instance). The DP
 //! walks, for each S, the F-sets inside S that hold low(S), from a pre-order list with skip
 //! links: at most Σ_{A∈F} 2^{n−|A|−min A} + 2ⁿ evaluations instead of 3ⁿ/2, and only over the
-//! sets the whole group can reach (solved top-down). Memory: one `f64` per subset. Work is
-//! counted in split evaluations against the effort budget; past it the DP gives up and the
-//! caller falls back to the heuristics.
+//! sets the whole group can reach (solved top-down). Work is counted in split evaluations
+//! against the effort budget, memory in bytes against the memory budget: the tables' size is
+//! estimated before they are allocated (dense: 12 bytes per subset; sparse maps: counted as
+//! entries go in), and past either budget the DP gives up, deterministically, and the caller
+//! falls back to the heuristics.
 
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
@@ -29,12 +31,37 @@ use crate::universe::Universe;
 /// Largest group the DP takes (item sets are `u32` masks).
 pub(crate) const MAX_ITEMS: usize = 31;
 
-/// Largest group whose tables are dense arrays of 2ⁿ entries (12 × 2ⁿ bytes: 768 MiB at 26);
-/// larger groups keep only the sets they reach, in hash maps.
+/// Largest group whose tables may be dense arrays of 2ⁿ entries (12 × 2ⁿ bytes: 768 MiB at 26,
+/// when the memory budget allows); larger groups keep only the sets they reach, in hash maps.
 const DENSE_ITEMS: usize = 26;
 
-/// Most sets a sparse table holds before the DP gives up (about 40 bytes each).
-const MAX_SPARSE: usize = 1 << 24;
+/// Bytes per subset of the dense tables: an `f64` value and a `u32` index.
+const DENSE_BYTES: usize = 12;
+
+/// Estimated bytes per entry of a sparse value map (`u32` → `f64`, 17 bytes a bucket at a load
+/// of 7/16 to 7/8, and the old table alive while it grows).
+const SPARSE_VALUE_BYTES: usize = 60;
+
+/// Estimated bytes per entry of a sparse index map (`u32` → `u32`).
+const SPARSE_INDEX_BYTES: usize = 32;
+
+/// Estimated bytes per set of F: its list entry (24, doubled while the list grows) and its
+/// copies in the DP's sorted index (16 + 8 + 4).
+const FAMILY_BYTES: usize = 80;
+
+/// What one DP run may spend: split evaluations and bytes of tables.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Limits {
+    /// Split evaluations.
+    pub(crate) work: f64,
+    /// Bytes of tables (the family F and the value tables), estimated before allocating.
+    pub(crate) memory: usize,
+}
+
+/// Bytes of the dense tables for `n` items, `None` past `usize`.
+fn dense_bytes(n: usize) -> Option<usize> {
+    DENSE_BYTES.checked_mul(1usize.checked_shl(u32::try_from(n).ok()?)?)
+}
 
 /// A value per subset, `None` until set: a dense array of 2ⁿ entries (with a sentinel: the
 /// value table uses infinity, values being finite), or a map of the subsets actually reached.
@@ -73,23 +100,36 @@ impl<T: Copy + PartialEq> Store<T> for Dense<T> {
     }
 }
 
-struct Sparse<T>(std::collections::HashMap<u32, T>);
+/// The subsets reached, at most `cap` of them (the memory budget's share, in entries).
+struct Sparse<T> {
+    map: std::collections::HashMap<u32, T>,
+    cap: usize,
+}
+
+impl<T> Sparse<T> {
+    fn new(cap: usize) -> Self {
+        Self {
+            map: std::collections::HashMap::new(),
+            cap,
+        }
+    }
+}
 
 impl<T: Copy> Store<T> for Sparse<T> {
     fn get(&self, s: u32) -> Option<T> {
-        self.0.get(&s).copied()
+        self.map.get(&s).copied()
     }
 
     fn set(&mut self, s: u32, value: T) -> Option<()> {
-        if self.0.len() >= MAX_SPARSE {
+        if self.map.len() >= self.cap && !self.map.contains_key(&s) {
             return None;
         }
-        self.0.insert(s, value);
+        self.map.insert(s, value);
         Some(())
     }
 }
 
-/// Largest family F kept in memory (about 24 bytes a set).
+/// Largest family F kept in memory, whatever the memory budget.
 const MAX_FAMILY: usize = 1 << 24;
 
 /// The optimum of a group: item orders (reorderable steps only) and the optimal value.
@@ -119,12 +159,19 @@ pub(crate) struct Prepared {
     leaf: Vec<f64>,
 }
 
-/// Builds F for `group`; `None` when the group is over [`MAX_ITEMS`] or F over its cap.
-pub(crate) fn prepare(group: &Group, prec: &Precedence, costs: &[f64]) -> Option<Prepared> {
+/// Builds F for `group`; `None` when the group is over [`MAX_ITEMS`] or F over its cap or, at
+/// [`FAMILY_BYTES`] a set, over `memory` bytes.
+pub(crate) fn prepare(
+    group: &Group,
+    prec: &Precedence,
+    costs: &[f64],
+    memory: usize,
+) -> Option<Prepared> {
     let n = group.items.len();
     if n > MAX_ITEMS {
         return None;
     }
+    let max_family = MAX_FAMILY.min(memory / FAMILY_BYTES);
     let uni = Universe::new(group, prec, costs);
     let all: Vec<usize> = (0..n).collect();
     let base = if n >= 2 {
@@ -141,12 +188,10 @@ pub(crate) fn prepare(group: &Group, prec: &Precedence, costs: &[f64]) -> Option
             n,
             base,
             list: &mut list,
+            cap: max_family - total,
         };
-        walk.extend(1 << low, &uni.sets[low], &uni.sets[low]);
+        walk.extend(1 << low, &uni.sets[low], &uni.sets[low])?;
         total += list.len();
-        if total > MAX_FAMILY {
-            return None;
-        }
         lists.push(list);
     }
     let leaf = group
@@ -176,10 +221,12 @@ struct Walk<'a> {
     n: usize,
     base: f64,
     list: &'a mut Vec<Entry>,
+    /// Most sets the list may hold (`None` from [`Walk::extend`] past it).
+    cap: usize,
 }
 
 impl Walk<'_> {
-    fn extend(&mut self, mask: u32, inter: &[u64], union: &[u64]) {
+    fn extend(&mut self, mask: u32, inter: &[u64], union: &[u64]) -> Option<()> {
         let last_item = 31 - mask.leading_zeros() as usize;
         let mut i2 = vec![0u64; inter.len()];
         let mut u2 = vec![0u64; inter.len()];
@@ -203,6 +250,9 @@ impl Walk<'_> {
             }
             let child = mask | (1 << k);
             let at = self.list.len();
+            if at >= self.cap {
+                return None;
+            }
             self.list.push(Entry {
                 mask: child,
                 h: weight,
@@ -210,9 +260,10 @@ impl Walk<'_> {
                 skip: 0,
             });
             let (ci, cu) = (i2.clone(), u2.clone());
-            self.extend(child, &ci, &cu);
+            self.extend(child, &ci, &cu)?;
             self.list[at].skip = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
         }
+        Some(())
     }
 }
 
@@ -225,21 +276,51 @@ impl Prepared {
     /// holding the lowest remaining item are taken away from the whole group; they are solved
     /// top-down, so a group whose items fall into few blocks never touches most of its 2ⁿ subsets.
     ///
-    /// A group over [`DENSE_ITEMS`] is tried with 1/200 of the budget: it is worth a proof only
-    /// when few of its sets are reachable, and then that is plenty.
-    pub(crate) fn solve(self, group: &Group, prec: &Precedence, budget: f64) -> Option<Solution> {
-        let dense = self.n <= DENSE_ITEMS;
-        let budget = if dense { budget } else { budget / 200.0 };
-        self.solve_with(group, prec, budget, dense)
+    /// The tables are dense arrays when the group has at most [`DENSE_ITEMS`] items and their
+    /// 12 × 2ⁿ bytes (with F) fit in `limits.memory`; otherwise hash maps of the reached sets,
+    /// tried with 1/200 of the work budget (worth a proof only when few sets are reachable, and
+    /// then that is plenty) and at most as many entries as the memory budget holds. The work
+    /// spent, finished or not, is added to `spent`.
+    pub(crate) fn solve(
+        self,
+        group: &Group,
+        prec: &Precedence,
+        limits: Limits,
+        spent: &mut f64,
+    ) -> Option<Solution> {
+        let dense = self.n <= DENSE_ITEMS
+            && dense_bytes(self.n)
+                .and_then(|d| d.checked_add(self.family_bytes()))
+                .is_some_and(|b| b <= limits.memory);
+        let limits = if dense {
+            limits
+        } else {
+            Limits {
+                work: limits.work / 200.0,
+                ..limits
+            }
+        };
+        self.solve_with(group, prec, limits, dense, spent)
     }
 
-    /// [`Prepared::solve`] with the table kind chosen by the caller (tests compare both).
+    /// Estimated bytes of the family F while the DP runs.
+    fn family_bytes(&self) -> usize {
+        self.lists
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>()
+            .saturating_mul(FAMILY_BYTES)
+    }
+
+    /// [`Prepared::solve`] with the table kind chosen by the caller (tests compare both). Dense
+    /// tables larger than `limits.memory` are never allocated: the DP gives up instead.
     pub(crate) fn solve_with(
         self,
         group: &Group,
         prec: &Precedence,
-        budget: f64,
+        limits: Limits,
         dense: bool,
+        spent: &mut f64,
     ) -> Option<Solution> {
         let n = self.n;
         if n == 0 {
@@ -249,21 +330,31 @@ impl Prepared {
                 tree: Hierarchy::leaves(0),
             });
         }
+        let family = self.family_bytes();
+        let left = limits.memory.checked_sub(family)?;
         if dense {
+            if dense_bytes(n)? > left {
+                return None;
+            }
             self.run(
                 group,
                 prec,
-                budget,
+                limits.work,
                 Dense::new(n, f64::INFINITY),
                 Dense::new(n, u32::MAX),
+                spent,
             )
         } else {
+            // The index holds exactly F; the values get what is left.
+            let index_cap = self.lists.iter().map(Vec::len).sum::<usize>();
+            let left = left.checked_sub(index_cap.saturating_mul(SPARSE_INDEX_BYTES))?;
             self.run(
                 group,
                 prec,
-                budget,
-                Sparse(std::collections::HashMap::new()),
-                Sparse(std::collections::HashMap::new()),
+                limits.work,
+                Sparse::new(left / SPARSE_VALUE_BYTES),
+                Sparse::new(index_cap),
+                spent,
             )
         }
     }
@@ -275,6 +366,7 @@ impl Prepared {
         budget: f64,
         value: V,
         mut h_index: H,
+        spent: &mut f64,
     ) -> Option<Solution> {
         let n = self.n;
         let full: u32 = (1u32 << n) - 1;
@@ -294,7 +386,21 @@ impl Prepared {
             work: 0.0,
             budget,
         };
-        for (k, &leaf) in self.leaf.iter().enumerate() {
+        let solution = Self::search(&mut dp, n, full, family, group, prec);
+        *spent += dp.work;
+        solution
+    }
+
+    fn search<V: Store<f64>, H: Store<u32>>(
+        dp: &mut Dp<'_, V, H>,
+        n: usize,
+        full: u32,
+        family: Vec<u32>,
+        group: &Group,
+        prec: &Precedence,
+    ) -> Option<Solution> {
+        let p = dp.p;
+        for (k, &leaf) in p.leaf.iter().enumerate() {
             dp.value.set(1 << k, leaf)?;
         }
         for &s in &family {
@@ -326,7 +432,7 @@ impl Prepared {
             }
         }
         tree.root = node_of[&full];
-        let orders = tree.orders(group, &self.uni, prec);
+        let orders = tree.orders(group, &p.uni, prec);
         Some(Solution {
             orders,
             value,
@@ -424,7 +530,7 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
 
 #[cfg(test)]
 mod tests {
-    use super::prepare;
+    use super::{Limits, dense_bytes, prepare};
     use crate::group::split;
     use crate::precedence::Precedence;
     use crate::problem::{Problem, Target};
@@ -459,11 +565,16 @@ mod tests {
         let prec = Precedence::new(problem.costs.len(), &problem.after);
         let group = split(&problem).remove(0);
         assert_eq!(group.items.len(), 16);
-        let dense = prepare(&group, &prec, &problem.costs)
-            .and_then(|p| p.solve_with(&group, &prec, 1e9, true))
+        let limits = Limits {
+            work: 1e9,
+            memory: 1 << 30,
+        };
+        let mut spent = 0.0;
+        let dense = prepare(&group, &prec, &problem.costs, limits.memory)
+            .and_then(|p| p.solve_with(&group, &prec, limits, true, &mut spent))
             .expect("dense");
-        let sparse = prepare(&group, &prec, &problem.costs)
-            .and_then(|p| p.solve_with(&group, &prec, 1e9, false))
+        let sparse = prepare(&group, &prec, &problem.costs, limits.memory)
+            .and_then(|p| p.solve_with(&group, &prec, limits, false, &mut spent))
             .expect("sparse");
         assert_eq!(dense.value, sparse.value);
         assert_eq!(dense.orders, sparse.orders);
@@ -476,11 +587,42 @@ mod tests {
         let prec = Precedence::new(problem.costs.len(), &problem.after);
         let group = split(&problem).remove(0);
         assert_eq!(group.items.len(), 30);
-        let solved = prepare(&group, &prec, &problem.costs)
-            .and_then(|p| p.solve(&group, &prec, 2e9))
+        let limits = Limits {
+            work: 2e9,
+            memory: 128 << 20,
+        };
+        let solved = prepare(&group, &prec, &problem.costs, limits.memory)
+            .and_then(|p| p.solve(&group, &prec, limits, &mut 0.0))
             .expect("proven");
         // Each cluster runs its shared step once, the joining step runs once: every step once.
         let distinct: f64 = problem.costs.iter().sum();
         assert_eq!(solved.value, distinct);
+    }
+
+    #[test]
+    fn the_memory_budget_is_checked_before_allocating() {
+        let problem = clustered(4, 4);
+        let prec = Precedence::new(problem.costs.len(), &problem.after);
+        let group = split(&problem).remove(0);
+        let run = |memory: usize, dense: bool| {
+            let limits = Limits { work: 1e9, memory };
+            let mut spent = 0.0;
+            let solved = prepare(&group, &prec, &problem.costs, memory)
+                .and_then(|p| p.solve_with(&group, &prec, limits, dense, &mut spent));
+            (solved.map(|s| s.value), spent)
+        };
+        // 16 items: 12 × 2¹⁶ bytes of dense tables.
+        let need = dense_bytes(16).expect("fits");
+        assert_eq!(need, 12 << 16);
+        let (fits, spent) = run(2 * need, true);
+        assert!(fits.is_some() && spent > 0.0);
+        // A few KiB: the dense tables are not even allocated, so no work is done either.
+        assert_eq!(run(need - 1, true), (None, 0.0));
+        assert_eq!(run(4 << 10, true), (None, 0.0));
+        // Sparse maps stop as entries go past the budget; with room they agree with dense.
+        assert_eq!(run(4 << 10, false).0, None);
+        assert_eq!(run(1 << 30, false).0, fits);
+        // The same budget gives the same answer every time.
+        assert_eq!(run(64 << 10, false), run(64 << 10, false));
     }
 }

@@ -88,7 +88,7 @@ fn tail_trie_cost(problem: &Problem, targets: &[usize]) -> f64 {
 }
 
 /// Connected components of "shares a step", each a list of item indexes, ordered by first item.
-fn components(items: &[Item]) -> Vec<Vec<usize>> {
+pub(crate) fn components(items: &[Item]) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..items.len()).collect();
     fn find(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {

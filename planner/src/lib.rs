@@ -25,6 +25,7 @@ mod locked;
 mod plan;
 mod precedence;
 mod problem;
+mod reduce;
 mod trie;
 mod universe;
 

@@ -154,6 +154,7 @@ pub fn solve_keeping(
         optimal,
         cost,
         lower_bound: distinct.min(cost),
+        exact_work: sub.groups.iter().map(|g| g.exact_work).sum(),
     }];
     Ok(Extended {
         plan: Plan {

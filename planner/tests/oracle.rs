@@ -181,7 +181,7 @@ proptest! {
         prop_assert!(heuristic.cost + 1e-9 >= exact.cost);
         prop_assert!(heuristic.cost <= greedy.cost + 1e-9, "the heuristic keeps the better of itself and greedy");
         // With no budget for the exact method, auto falls back to the heuristic: still ≤ greedy.
-        let starved = solve(&problem, &Options { method: Method::Auto, effort: 0.0 }).expect("plans");
+        let starved = solve(&problem, &Options { method: Method::Auto, effort: 0.0, ..Options::default() }).expect("plans");
         assert_valid(&problem, &starved.orders);
         prop_assert!(starved.cost <= greedy.cost + 1e-9);
     }
@@ -194,9 +194,23 @@ proptest! {
     }
 }
 
+/// `../shared/data/oneil` next to the checkout (`DOCKOPT_SHARED` overrides; a git worktree one
+/// level deeper finds it one level up).
+fn oneil_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("DOCKOPT_SHARED") {
+        return std::path::PathBuf::from(dir).join("data/oneil");
+    }
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["../../shared", "../../../shared"]
+        .iter()
+        .map(|up| here.join(up).join("data/oneil"))
+        .find(|d| d.join("README.md").exists())
+        .unwrap_or_else(|| here.join("../../shared/data/oneil"))
+}
+
 /// O'Neil's instances with n ≤ 20 and their optima, as `../shared/data/oneil/README.md` lists them.
 fn oneil() -> Vec<(String, Problem, f64)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/oneil");
+    let dir = oneil_dir();
     let readme = std::fs::read_to_string(dir.join("README.md"))
         .expect("../shared/data/oneil/README.md must exist");
     let mut out = Vec::new();
@@ -329,7 +343,7 @@ fn oneil_optima_up_to_20_targets_are_reached() {
 
 /// The seed model's column of `../shared/data/oneil/README.md` (CBC's optimum of the same model).
 fn seed_costs() -> Vec<(String, f64)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/oneil");
+    let dir = oneil_dir();
     let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
     readme
         .lines()
