@@ -114,7 +114,10 @@ pub(crate) fn json(planned: &Planned, only: Option<&str>) -> String {
 
 /// Seconds for people: `20 s`, `1.5 s`, `2 min 05 s`.
 fn seconds(t: f64) -> String {
-    if t >= 120.0 {
+    if t >= 7200.0 {
+        let whole = t.round() as u64;
+        format!("{} h {:02} min", whole / 3600, (whole % 3600) / 60)
+    } else if t >= 120.0 {
         let whole = t.round() as u64;
         format!("{} min {:02} s", whole / 60, whole % 60)
     } else if (t - t.round()).abs() < 1e-9 {
@@ -153,7 +156,7 @@ pub(crate) fn text(planned: &Planned, only: Option<&str>) -> String {
             continue;
         }
         let _ = writeln!(out, "{}  ({} targets)", node.base, node.targets.len());
-        draw(planned, root, "", only_index, &mut out);
+        draw(planned, root, only_index, &mut out);
         out.push('\n');
     }
     let cost = plan.cost;
@@ -256,26 +259,90 @@ pub(crate) fn update_note(locked: &Planned, fresh: &Planned) -> String {
     )
 }
 
-fn draw(planned: &Planned, at: usize, prefix: &str, only: Option<usize>, out: &mut String) {
+/// Levels of the tree drawn with their own indentation; deeper levels are drawn at this depth
+/// with a `…` mark, so a very deep plan stays readable and its text stays linear in size.
+const MAX_INDENT: usize = 32;
+
+/// Draws the tree below `root` without recursion. A straight chain (one child, the same
+/// variants, no image ending inside) is folded into one line: `a → b → c (3 steps, 31 s)`.
+fn draw(planned: &Planned, root: usize, only: Option<usize>, out: &mut String) {
     let (manifest, trie) = (&planned.manifest, &planned.trie);
-    let children: Vec<usize> = trie.nodes[at]
-        .children
-        .iter()
-        .copied()
-        .filter(|&c| only.is_none_or(|t| trie.nodes[c].targets.contains(&t)))
-        .collect();
-    for (i, &child) in children.iter().enumerate() {
-        let last = i + 1 == children.len();
-        let node = &trie.nodes[child];
-        let Some(step_id) = node.step else { continue };
-        let step = &manifest.steps[step_id];
-        let mut line = format!(
-            "{prefix}{}{}  {}{}",
-            if last { "└─ " } else { "├─ " },
-            shorten(&step.label(), 60),
-            if planned.measured[step_id] { "" } else { "~" },
-            seconds(planned.problem.costs[step_id])
-        );
+    let visible = |n: usize| -> Vec<usize> {
+        trie.nodes[n]
+            .children
+            .iter()
+            .copied()
+            .filter(|&c| only.is_none_or(|t| trie.nodes[c].targets.contains(&t)))
+            .collect()
+    };
+    // (node, its prefix, whether it is the last of its siblings, depth)
+    let mut stack: Vec<(usize, String, bool, usize)> = Vec::new();
+    let push_children =
+        |stack: &mut Vec<(usize, String, bool, usize)>, n: usize, prefix: &str, depth: usize| {
+            let children = visible(n);
+            let count = children.len();
+            for (i, c) in children.into_iter().enumerate().rev() {
+                stack.push((c, prefix.to_owned(), i + 1 == count, depth));
+            }
+        };
+    push_children(&mut stack, root, "", 0);
+    while let Some((start, prefix, last, depth)) = stack.pop() {
+        // Fold the chain that starts here.
+        let mut chain = vec![start];
+        loop {
+            let tail = chain[chain.len() - 1];
+            let next = visible(tail);
+            if trie.nodes[tail].ends.is_empty()
+                && next.len() == 1
+                && trie.nodes[next[0]].targets == trie.nodes[start].targets
+            {
+                chain.push(next[0]);
+            } else {
+                break;
+            }
+        }
+        let steps: Vec<usize> = chain.iter().filter_map(|&n| trie.nodes[n].step).collect();
+        let end = chain[chain.len() - 1];
+        let node = &trie.nodes[end];
+        let timed = |s: usize| {
+            format!(
+                "{}{}",
+                if planned.measured[s] { "" } else { "~" },
+                seconds(planned.problem.costs[s])
+            )
+        };
+        let mut line = format!("{prefix}{}", if last { "└─ " } else { "├─ " });
+        if let [only_step] = steps.as_slice() {
+            let _ = write!(
+                line,
+                "{}  {}",
+                shorten(&manifest.steps[*only_step].label(), 60),
+                timed(*only_step)
+            );
+        } else {
+            let labels: Vec<String> = steps
+                .iter()
+                .map(|&s| shorten(&manifest.steps[s].label(), 24))
+                .collect();
+            let shown = if labels.len() > 6 {
+                format!(
+                    "{} → … → {}",
+                    labels[..3].join(" → "),
+                    labels[labels.len() - 2..].join(" → ")
+                )
+            } else {
+                labels.join(" → ")
+            };
+            let total: f64 = steps.iter().map(|&s| planned.problem.costs[s]).sum();
+            let guessed = steps.iter().any(|&s| !planned.measured[s]);
+            let _ = write!(
+                line,
+                "{shown}  ({} steps, {}{})",
+                steps.len(),
+                if guessed { "~" } else { "" },
+                seconds(total)
+            );
+        }
         if node.targets.len() > 1 {
             let _ = write!(line, "  shared by {}", node.targets.len());
         }
@@ -289,8 +356,17 @@ fn draw(planned: &Planned, at: usize, prefix: &str, only: Option<usize>, out: &m
         }
         out.push_str(&line);
         out.push('\n');
-        let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
-        draw(planned, child, &deeper, only, out);
+        let deeper = if depth + 1 >= MAX_INDENT {
+            // Past the indentation limit, levels share one column, marked.
+            let mut p = prefix.clone();
+            if !p.ends_with('…') {
+                p.push('…');
+            }
+            p
+        } else {
+            format!("{prefix}{}", if last { "   " } else { "│  " })
+        };
+        push_children(&mut stack, end, &deeper, depth + 1);
     }
 }
 

@@ -51,7 +51,7 @@ fn text_plan_shows_the_tree_and_the_savings() {
     let text = stdout(&out);
     assert!(
         text.starts_with(
-            "docker.io/library/debian:bookworm  (10 targets)\n└─ update  ~20 s  shared by 10\n"
+            "docker.io/library/debian:bookworm  (10 targets)\n└─ update → certs  (2 steps, ~26 s)  shared by 10\n"
         ),
         "{text}"
     );
@@ -401,9 +401,40 @@ fn svg_is_drawn_by_graphviz_or_explained() {
         assert!(out.status.success(), "{}", stderr(&out));
         let svg = stdout(&out);
         assert!(svg.contains("<svg"), "{svg}");
-        assert!(svg.contains("predicted 3 min 11 s"), "the title carries the totals");
+        assert!(
+            svg.contains("predicted 3 min 11 s"),
+            "the title carries the totals"
+        );
     } else {
         assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains("install Graphviz"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("install Graphviz"),
+            "{}",
+            stderr(&out)
+        );
     }
+}
+
+#[test]
+fn a_very_long_target_is_drawn_folded_without_deep_recursion() {
+    let dir = std::env::temp_dir().join(format!("dockopt-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("long.yaml");
+    let mut text =
+        String::from("version: 1\ndefaults: {from: debian}\ntargets:\n  big:\n    steps:\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("      - {{run: echo {i}}}\n"));
+    }
+    text.push_str("  small:\n    steps: [{run: echo 1}, {run: echo 2}]\n");
+    std::fs::write(&path, text).expect("write");
+    let out = dockopt(&["plan", path.to_str().expect("utf-8"), "--no-lock"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("(19998 steps, ~5 h 33 min)  ⇒ big"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(text.lines().count() < 20, "the chain is one line");
+    std::fs::remove_dir_all(&dir).ok();
 }

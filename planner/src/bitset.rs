@@ -14,6 +14,11 @@ impl BitSet {
         }
     }
 
+    /// How many integers it can hold (a multiple of 64).
+    pub(crate) fn capacity(&self) -> usize {
+        self.words.len() * 64
+    }
+
     pub(crate) fn insert(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
     }

@@ -6,10 +6,13 @@ use crate::problem::StepId;
 /// The transitive closure of the precedence pairs over all steps of a problem.
 #[derive(Clone, Debug)]
 pub(crate) struct Precedence {
-    /// `before[b]`: every step that must run before `b` wherever both appear.
-    before: Vec<BitSet>,
-    /// `after[a]`: every step that must run after `a` wherever both appear.
-    after: Vec<BitSet>,
+    /// `before[b]`: every step that must run before `b` wherever both appear (`None`: none).
+    before: Vec<Option<BitSet>>,
+    /// `after[a]`: every step that must run after `a` wherever both appear (`None`: none).
+    after: Vec<Option<BitSet>>,
+    /// The empty set the unconstrained steps share: memory grows with the constrained steps
+    /// only, not with the square of all steps.
+    empty: BitSet,
     any: bool,
 }
 
@@ -22,24 +25,32 @@ impl Precedence {
         }
         let order = topological(steps, &succ).unwrap_or_else(|| (0..steps).collect());
         // Walk in reverse topological order: after[a] = ∪ ({b} ∪ after[b]) over direct successors.
-        let mut after = vec![BitSet::new(steps); steps];
+        let mut after: Vec<Option<BitSet>> = vec![None; steps];
         for &a in order.iter().rev() {
+            if succ[a].is_empty() {
+                continue;
+            }
             let mut acc = BitSet::new(steps);
             for &b in &succ[a] {
                 acc.insert(b);
-                acc.union_with(&after[b]);
+                if let Some(later) = &after[b] {
+                    acc.union_with(later);
+                }
             }
-            after[a] = acc;
+            after[a] = Some(acc);
         }
-        let mut before = vec![BitSet::new(steps); steps];
+        let mut before: Vec<Option<BitSet>> = vec![None; steps];
         for (a, set) in after.iter().enumerate() {
-            for b in set.iter() {
-                before[b].insert(a);
+            for b in set.iter().flat_map(BitSet::iter) {
+                before[b]
+                    .get_or_insert_with(|| BitSet::new(steps))
+                    .insert(a);
             }
         }
         Self {
             before,
             after,
+            empty: BitSet::new(steps),
             any: !pairs.is_empty(),
         }
     }
@@ -51,12 +62,12 @@ impl Precedence {
 
     /// Steps that must run before `b`.
     pub(crate) fn before(&self, b: StepId) -> &BitSet {
-        &self.before[b]
+        self.before[b].as_ref().unwrap_or(&self.empty)
     }
 
     /// Steps that must run after `a`.
     pub(crate) fn after(&self, a: StepId) -> &BitSet {
-        &self.after[a]
+        self.after[a].as_ref().unwrap_or(&self.empty)
     }
 
     /// Orders `steps` so that every pair among them holds; ties go to the smaller id.
@@ -66,12 +77,12 @@ impl Precedence {
         if self.is_empty() {
             return sorted;
         }
-        let mut members = BitSet::new(self.before.len());
+        let mut members = BitSet::new(self.empty.capacity());
         for &s in &sorted {
             members.insert(s);
         }
         let count = |b: StepId| {
-            self.before[b]
+            self.before(b)
                 .words()
                 .iter()
                 .zip(members.words())
@@ -88,7 +99,7 @@ impl Precedence {
         let mut out = Vec::with_capacity(sorted.len());
         while let Some(a) = ready.pop_first() {
             out.push(a);
-            for c in self.after[a].iter().filter(|&c| members.contains(c)) {
+            for c in self.after(a).iter().filter(|&c| members.contains(c)) {
                 if let Some(n) = waiting.get_mut(&c) {
                     *n -= 1;
                     if *n == 0 {
@@ -113,7 +124,7 @@ impl Precedence {
         while !rest.is_empty() {
             let pick = rest
                 .iter()
-                .position(|&b| !rest.iter().any(|&a| self.before[b].contains(a)))
+                .position(|&b| !rest.iter().any(|&a| self.before(b).contains(a)))
                 .unwrap_or(0);
             out.push(rest.remove(pick));
         }
@@ -188,6 +199,16 @@ pub(crate) fn find_cycle(steps: usize, pairs: &[(StepId, StepId)]) -> Option<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unconstrained_steps_cost_no_memory() {
+        // 10⁵ steps without pairs: a closure of steps² bits would take 1.25 GB.
+        let p = Precedence::new(100_000, &[]);
+        assert!(p.before(99_999).is_empty() && p.after(0).is_empty());
+        let q = Precedence::new(100_000, &[(7, 99_999)]);
+        assert!(q.before(99_999).contains(7) && q.after(7).contains(99_999));
+        assert!(q.before(7).is_empty());
+    }
 
     #[test]
     fn closure_is_transitive() {
