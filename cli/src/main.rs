@@ -245,7 +245,15 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Bad arguments are the user's input being wrong: exit 1 (clap's own default is 2, which
+    // dockopt keeps for its internal errors); `--help` and `--version` exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
     let result = match cli.command {
         Command::Plan(args) => plan(&args),
         Command::Build(args) => build(&args),

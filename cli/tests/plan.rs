@@ -232,6 +232,26 @@ fn user_errors_exit_1_with_the_place() {
     let out = dockopt(&["plan", dir.join("missing.yaml").to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
+
+    // Bad arguments are user errors too (exit 1; 2 is for dockopt's own failures).
+    let out = dockopt(&["plan", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = dockopt(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    // An unknown --target gets a suggestion, like manifest errors.
+    let good = example("toolbox/variants.yaml");
+    let out = dockopt(&[
+        "plan",
+        good.to_str().expect("utf-8"),
+        "--target",
+        "scriptin",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("did you mean `scripting`?"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -34,11 +34,27 @@ pub fn normalize(image: &str) -> Result<String, String> {
             "`{image}` is not of the form [HOST/]NAME[:TAG][@DIGEST]"
         ));
     }
+    // Docker's rule: the first part names a registry when it has `.` or `:`, is `localhost`,
+    // or has an upper-case letter; `index.docker.io` is `docker.io`, and a one-part name on
+    // Docker Hub is in `library/`.
     let first = path.split('/').next().unwrap_or_default();
-    let has_host =
-        path.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_host = path.contains('/')
+        && (first.contains('.')
+            || first.contains(':')
+            || first == "localhost"
+            || first.chars().any(|c| c.is_ascii_uppercase()));
     let repo = if has_host {
-        path.to_owned()
+        let (host, rest) = path.split_once('/').unwrap_or((path, ""));
+        let host = if host == "index.docker.io" {
+            "docker.io"
+        } else {
+            host
+        };
+        if host == "docker.io" && !rest.contains('/') {
+            format!("docker.io/library/{rest}")
+        } else {
+            format!("{host}/{rest}")
+        }
     } else if path.contains('/') {
         format!("docker.io/{path}")
     } else {
@@ -87,6 +103,31 @@ mod tests {
             Ok("localhost:5000/app:1")
         );
         assert_eq!(normalize("ghcr.io/o/r:v1").as_deref(), Ok("ghcr.io/o/r:v1"));
+        // The same image however Docker lets you spell it.
+        for same in [
+            "debian",
+            "debian:latest",
+            "library/debian",
+            "docker.io/debian",
+            "docker.io/library/debian:latest",
+            "index.docker.io/debian",
+            "index.docker.io/library/debian",
+        ] {
+            assert_eq!(
+                normalize(same).as_deref(),
+                Ok("docker.io/library/debian:latest"),
+                "{same}"
+            );
+        }
+        assert_eq!(
+            normalize("docker.io/me/app").as_deref(),
+            Ok("docker.io/me/app:latest")
+        );
+        assert_eq!(
+            normalize("Registry/app").as_deref(),
+            Ok("Registry/app:latest"),
+            "an upper-case first part is a registry host"
+        );
         let digest = format!("sha256:{}", "a".repeat(64));
         assert_eq!(
             normalize(&format!("alpine@{digest}")),

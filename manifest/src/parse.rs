@@ -13,6 +13,10 @@ use crate::suggest::did_you_mean;
 
 const TOP_KEYS: &[&str] = &["version", "args", "defaults", "steps", "targets", "default"];
 const DEFAULTS_KEYS: &[&str] = &["from"];
+/// The largest `time:` a step may give: a year in seconds. Sums over a million such steps stay
+/// far from overflow, and anything longer is a typo.
+const MAX_TIME: f64 = 31_536_000.0;
+
 const STEP_KEYS: &[&str] = &["run", "copy", "time", "after", "env", "workdir", "user"];
 const INLINE_STEP_KEYS: &[&str] = &[
     "name", "run", "copy", "time", "after", "env", "workdir", "user",
@@ -598,12 +602,15 @@ impl Parser {
             let f = join(field, "time");
             let s = self.scalar(n, &f, "a number of seconds")?;
             match s.as_str().parse::<f64>() {
-                Ok(t) if t.is_finite() && t >= 0.0 => Some(t),
+                Ok(t) if t.is_finite() && (0.0..=MAX_TIME).contains(&t) => Some(t),
                 _ => {
                     self.error(
                         Span::of(s.span()),
                         &f,
-                        format!("expected a number of seconds ≥ 0, found `{}`", s.as_str()),
+                        format!(
+                            "expected a number of seconds from 0 to {MAX_TIME} (a year), found `{}`",
+                            s.as_str()
+                        ),
                         None,
                     );
                     None

@@ -151,11 +151,13 @@ targets:
     steps: update
     env: [A]
   u: {from: busybox, steps: [{run: x, time: soon}]}
+  v: {from: busybox, steps: [{run: y, time: 1e308}]}
 ",
         &[
             "m.yaml:5:12: targets.t.steps: expected a list of steps, found a string",
             "m.yaml:6:10: targets.t.env: expected a mapping of NAME: value, found a list",
-            "m.yaml:7:45: targets.u.steps[0].time: expected a number of seconds ≥ 0, found `soon`",
+            "m.yaml:7:45: targets.u.steps[0].time: expected a number of seconds from 0 to 31536000 (a year), found `soon`",
+            "m.yaml:8:45: targets.v.steps[0].time: expected a number of seconds from 0 to 31536000 (a year), found `1e308`",
         ],
     );
 }
