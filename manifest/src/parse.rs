@@ -87,6 +87,8 @@ pub fn parse(
         errors: Vec::new(),
         args: BTreeMap::new(),
         name_lookup: BTreeMap::new(),
+        broken_steps: BTreeSet::new(),
+        broken_defaults: false,
     };
     let manifest = p.manifest(file, text, build_args);
     match manifest {
@@ -116,6 +118,10 @@ struct Parser {
     args: BTreeMap<String, String>,
     /// Step names → ids, once interned.
     name_lookup: BTreeMap<String, usize>,
+    /// Names of declared steps that had errors: uses of them are not errors of their own.
+    broken_steps: BTreeSet<String>,
+    /// `defaults:` had errors: targets without `from` are not errors of their own.
+    broken_defaults: bool,
 }
 
 fn describe(node: &Node) -> &'static str {
@@ -249,6 +255,7 @@ impl Parser {
         }
 
         let mut default_from = None;
+        let errors_before = self.errors.len();
         if let Some(d) = top
             .get_node("defaults")
             .and_then(|n| self.mapping(n, "defaults", "a mapping"))
@@ -263,6 +270,7 @@ impl Parser {
                     .map(|(f, b)| (f, b, Span::of(from.span())));
             }
         }
+        self.broken_defaults = self.errors.len() > errors_before;
 
         let mut decls: Vec<Decl> = Vec::new();
         if let Some(steps) = top
@@ -271,8 +279,11 @@ impl Parser {
         {
             for (k, v) in steps.iter() {
                 let field = join("steps", k.as_str());
-                if let Some(decl) = self.step(v, &field, Some(k), false, true) {
-                    decls.push(decl);
+                match self.step(v, &field, Some(k), false, true) {
+                    Some(decl) => decls.push(decl),
+                    None => {
+                        self.broken_steps.insert(k.as_str().to_owned());
+                    }
                 }
             }
         }
@@ -730,9 +741,28 @@ impl Parser {
         }
         let dest_field = join(field, "dest");
         let dest = match map.get_node("dest") {
-            Some(n) => self
-                .scalar(n, &dest_field, "a destination path")
-                .and_then(|s| self.subst(s, &dest_field, Mode::Strict)),
+            Some(n) => {
+                let dest = self
+                    .scalar(n, &dest_field, "a destination path")
+                    .and_then(|s| self.subst(s, &dest_field, Mode::Strict));
+                // Several sources go into a folder, as in a Dockerfile COPY.
+                if let Some(d) = &dest
+                    && src.len() > 1
+                    && !d.ends_with('/')
+                {
+                    self.error(
+                        Span::of(n.span()),
+                        &dest_field,
+                        format!(
+                            "copying {} sources needs a folder: a destination ending in `/`, found `{d}`",
+                            src.len()
+                        ),
+                        Some(format!("write `{d}/`")),
+                    );
+                    return None;
+                }
+                dest
+            }
             None => {
                 self.error(
                     Span::of(map.span()),
@@ -791,6 +821,8 @@ impl Parser {
             }
             None => match default_from {
                 Some((from, base, _)) => Some((from.clone(), base.clone())),
+                // `defaults:` is wrong and said so; its targets are not wrong as well.
+                None if self.broken_defaults => None,
                 None => {
                     self.error(
                         span,
@@ -1004,6 +1036,7 @@ impl Parser {
                     Some(&(pred, _)) => {
                         after.insert((pred, ids[i]));
                     }
+                    None if self.broken_steps.contains(name) => {}
                     None => {
                         let help = did_you_mean(name, names.keys().copied());
                         self.error(*span, field, format!("no step is named `{name}`"), help);
@@ -1031,6 +1064,10 @@ impl Parser {
             Entry::Ref { name, span, field } => {
                 if let Some(&id) = self.name_lookup.get(name) {
                     return Some(id);
+                }
+                if self.broken_steps.contains(name) {
+                    // Its declaration was reported; its uses are not new errors.
+                    return None;
                 }
                 let help =
                     did_you_mean(name, self.name_lookup.keys().map(String::as_str)).or_else(|| {

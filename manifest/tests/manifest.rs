@@ -317,3 +317,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn one_cause_is_reported_once() {
+    // A broken step declaration is not also an unknown step where it is used.
+    check_errors(
+        "version: 1
+defaults: {from: debian}
+steps:
+  files: {copy: {src: [a, b], dest: /opt}}
+targets:
+  t: {steps: [files]}
+",
+        &[
+            "m.yaml:4:37: steps.files.copy.dest: copying 2 sources needs a folder: a destination ending in `/`, found `/opt` (write `/opt/`)",
+        ],
+    );
+    // A typo in `defaults:` is not also a missing base for every target.
+    check_errors(
+        "version: 1
+defaults: {form: debian}
+targets:
+  t: {steps: [{run: a}]}
+  u: {steps: [{run: b}]}
+",
+        &["m.yaml:2:12: defaults.form: unknown key `form` (did you mean `from`?)"],
+    );
+}
