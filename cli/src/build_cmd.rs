@@ -88,8 +88,13 @@ pub(crate) struct Request<'a> {
     pub(crate) fail_fast: bool,
     pub(crate) network: Option<&'a str>,
     pub(crate) cache_from: &'a [String],
+    pub(crate) cache_to: &'a [String],
+    pub(crate) platform: Option<&'a str>,
+    pub(crate) builder: Option<&'a str>,
     /// The frontend image, passed as `BUILDKIT_SYNTAX`.
     pub(crate) frontend: String,
+    /// Whether the plan kept the lock (else the frontend is told to ignore it too).
+    pub(crate) use_lock: bool,
 }
 
 /// What became of one variant.
@@ -302,8 +307,7 @@ pub(crate) fn run(planned: &Planned, req: &Request<'_>, sink: &mut Sink) -> Repo
     let started = Instant::now();
     let mut state = Run::new(planned);
     let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::new();
-    let mut syntax: Vec<(String, String)> = req.build_args.to_vec();
-    syntax.push(("BUILDKIT_SYNTAX".into(), req.frontend.clone()));
+    let syntax = reserved_args(req);
 
     // Under --no-cache, one all-variants build runs every step once; the tagging builds after
     // it take everything from the cache.
@@ -329,6 +333,9 @@ pub(crate) fn run(planned: &Planned, req: &Request<'_>, sink: &mut Sink) -> Repo
             no_cache: true,
             network: req.network,
             cache_from: req.cache_from,
+            cache_to: req.cache_to,
+            platform: req.platform,
+            builder: req.builder,
         };
         let (tx, rx) = mpsc::channel();
         match spawn(&spec, 0, &tx) {
@@ -412,6 +419,9 @@ pub(crate) fn run(planned: &Planned, req: &Request<'_>, sink: &mut Sink) -> Repo
                 no_cache: req.no_cache && req.targets.len() == 1,
                 network: req.network,
                 cache_from: req.cache_from,
+                cache_to: req.cache_to,
+                platform: req.platform,
+                builder: req.builder,
             };
             sink.event(&Event::VariantStarted { name });
             match spawn(&spec, next_id, &tx) {
@@ -622,10 +632,19 @@ pub(crate) fn summary(planned: &Planned, req: &Request<'_>, report: &Report) -> 
     out
 }
 
-/// `--print`: the commands a build would run.
-pub(crate) fn print_commands(planned: &Planned, req: &Request<'_>, out: &mut impl Write) {
+/// The user's build args and the ones the frontend reads: its image, and whether to keep the lock.
+fn reserved_args(req: &Request<'_>) -> Vec<(String, String)> {
     let mut args: Vec<(String, String)> = req.build_args.to_vec();
     args.push(("BUILDKIT_SYNTAX".into(), req.frontend.clone()));
+    if !req.use_lock {
+        args.push(("DOCKOPT_LOCK".into(), "off".into()));
+    }
+    args
+}
+
+/// `--print`: the commands a build would run.
+pub(crate) fn print_commands(planned: &Planned, req: &Request<'_>, out: &mut impl Write) {
+    let args = reserved_args(req);
     let _ = writeln!(
         out,
         "# {} variants, up to {} builds at a time",
@@ -644,6 +663,9 @@ pub(crate) fn print_commands(planned: &Planned, req: &Request<'_>, out: &mut imp
             no_cache: req.no_cache,
             network: req.network,
             cache_from: req.cache_from,
+            cache_to: req.cache_to,
+            platform: req.platform,
+            builder: req.builder,
         };
         let _ = writeln!(out, "{}", engine::shell_line(&engine::build_command(&spec)));
     }

@@ -30,16 +30,30 @@ pub(crate) struct BuildSpec<'a> {
     pub(crate) no_cache: bool,
     pub(crate) network: Option<&'a str>,
     pub(crate) cache_from: &'a [String],
+    /// `--cache-to` exports (buildx only).
+    pub(crate) cache_to: &'a [String],
+    /// `--platform`.
+    pub(crate) platform: Option<&'a str>,
+    /// Build through `docker buildx build --builder NAME --load` instead of `docker build`.
+    pub(crate) builder: Option<&'a str>,
 }
 
 /// The `docker build` command of `spec`, with BuildKit and plain progress.
 pub(crate) fn build_command(spec: &BuildSpec<'_>) -> Command {
     let mut cmd = Command::new(client());
-    cmd.env("DOCKER_BUILDKIT", "1")
-        .arg("build")
-        .arg("--progress=plain")
-        .arg("-f")
-        .arg(spec.manifest);
+    cmd.env("DOCKER_BUILDKIT", "1");
+    match spec.builder {
+        Some(b) => {
+            cmd.args(["buildx", "build", "--load", "--builder", b]);
+        }
+        None if !spec.cache_to.is_empty() => {
+            cmd.args(["buildx", "build", "--load"]);
+        }
+        None => {
+            cmd.arg("build");
+        }
+    }
+    cmd.arg("--progress=plain").arg("-f").arg(spec.manifest);
     if let Some(t) = spec.target {
         cmd.arg("--target").arg(t);
     }
@@ -60,6 +74,12 @@ pub(crate) fn build_command(spec: &BuildSpec<'_>) -> Command {
     }
     for c in spec.cache_from {
         cmd.arg("--cache-from").arg(c);
+    }
+    for c in spec.cache_to {
+        cmd.arg("--cache-to").arg(c);
+    }
+    if let Some(p) = spec.platform {
+        cmd.arg("--platform").arg(p);
     }
     cmd.arg(spec.context).stdin(Stdio::null());
     cmd

@@ -161,6 +161,16 @@ struct BuildArgs {
     /// Images to use as cache sources (repeatable), as `docker build --cache-from`.
     #[arg(long, value_name = "IMAGE")]
     cache_from: Vec<String>,
+    /// Cache exports (repeatable), as `docker buildx build --cache-to` (builds through buildx).
+    #[arg(long, value_name = "SPEC")]
+    cache_to: Vec<String>,
+    /// Target platform, as `docker build --platform` (the frontend builds for the engine's own
+    /// platform and refuses others with a clear error).
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+    /// The buildx builder to use (builds through `docker buildx build --load`).
+    #[arg(long, value_name = "NAME")]
+    builder: Option<String>,
     /// Push every tag of every variant that built.
     #[arg(long)]
     push: bool,
@@ -551,7 +561,11 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         fail_fast: args.fail_fast,
         network: args.network.as_deref(),
         cache_from: &args.cache_from,
+        cache_to: &args.cache_to,
+        platform: args.platform.as_deref(),
+        builder: args.builder.as_deref(),
         frontend: frontend_image(args.frontend.as_deref(), &text),
+        use_lock: !args.no_lock,
     };
     if args.print {
         let mut out = std::io::stdout().lock();

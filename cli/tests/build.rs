@@ -282,3 +282,22 @@ fn a_missing_frontend_image_is_explained_and_print_runs_nothing() {
     assert!(!dir.join("variants.yaml.lock").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn other_platforms_are_refused_clearly() {
+    engine_ready();
+    let dir = scratch_dir("platform");
+    let m = write_manifest(
+        &dir,
+        "version: 1\ntargets:\n  t: {from: dockopt-test/busybox, steps: [{run: 'true'}]}\n",
+    );
+    let out = dockopt(&["build", &m, "--platform", "linux/s390x", "--no-lock"]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("--platform linux/s390x is not supported yet"),
+        "{table}\n{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -107,7 +107,11 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let text = String::from_utf8(bytes)
         .map_err(|_| Failure::User(format!("{filename}: the manifest is not UTF-8 text")))?;
     // The lock and the times store travel with the manifest when they exist beside it.
-    let lock = read_optional(bridge, &spec, &dockopt_project::lock_name(&filename)).await;
+    let lock = if opts.use_lock() {
+        read_optional(bridge, &spec, &dockopt_project::lock_name(&filename)).await
+    } else {
+        None
+    };
     let times = read_optional(bridge, &spec, &dockopt_project::times_name(&filename)).await;
     let build_args = opts.build_args();
     let planned = dockopt_project::plan(&dockopt_project::Input {
@@ -125,6 +129,18 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let manifest = &planned.manifest;
     let plan = &planned.plan;
     let network = opts.network().map_err(Failure::User)?;
+    if let Some(p) = opts.platform() {
+        let host = format!("linux/{}", host_arch());
+        let asked: Vec<&str> = p.split(',').map(str::trim).collect();
+        if asked
+            .iter()
+            .any(|a| *a != host && !a.starts_with(&format!("{host}/")))
+        {
+            return Err(Failure::User(format!(
+                "dockopt builds for the engine's own platform ({host}) only; --platform {p} is not supported yet"
+            )));
+        }
+    }
 
     let chosen = match opts.target() {
         Some(name) => planned.target(name).map_err(Failure::User)?,
@@ -270,16 +286,20 @@ fn image_metadata(
     let base = bases
         .get(&target.base)
         .ok_or_else(|| Failure::Internal(format!("base {} not resolved", target.base)))?;
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    let config = final_config(base, target, &opts.labels(), ("linux", arch));
+    let config = final_config(base, target, &opts.labels(), ("linux", host_arch()));
     Ok(BTreeMap::from([(
         "containerimage.config".to_owned(),
         config,
     )]))
+}
+
+/// The engine's architecture as OCI names it.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
 }
 
 /// Resolves a base image's config; pins the reference to the digest when the daemon gives one.

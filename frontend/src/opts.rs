@@ -92,6 +92,20 @@ impl Opts {
         self.raw.contains_key("no-cache")
     }
 
+    /// Whether to keep the lock beside the manifest (`--build-arg DOCKOPT_LOCK=off`: plan from
+    /// scratch, as `dockopt build --no-lock` does).
+    pub(crate) fn use_lock(&self) -> bool {
+        self.raw.get("build-arg:DOCKOPT_LOCK").map(String::as_str) != Some("off")
+    }
+
+    /// `--platform` (the first, when several are asked for).
+    pub(crate) fn platform(&self) -> Option<&str> {
+        self.raw
+            .get("platform")
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+    }
+
     /// How to resolve base images: `default` (local first), `pull` or `local`.
     pub(crate) fn resolve_mode(&self) -> &str {
         self.raw
