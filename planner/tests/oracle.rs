@@ -299,6 +299,30 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
+    fn kept_orders_never_move_and_every_order_stays_valid(problem in medium_problem(), drop in 0usize..8) {
+        // Plan all but one target, keep those orders, add the last one back.
+        let n = problem.targets.len();
+        let left_out = drop % n;
+        let mut fewer = problem.clone();
+        fewer.targets.remove(left_out);
+        let first = solve(&fewer, &Options::default()).expect("plans");
+        let mut kept: Vec<Option<Vec<usize>>> = first.orders.iter().cloned().map(Some).collect();
+        kept.insert(left_out, None);
+        let e = dockopt_planner::solve_keeping(&problem, &kept, &Options::default()).expect("plans");
+        assert_valid(&problem, &e.plan.orders);
+        prop_assert_eq!(e.new.clone(), vec![left_out]);
+        for (t, k) in kept.iter().enumerate() {
+            if let Some(order) = k {
+                prop_assert_eq!(&e.plan.orders[t], order);
+            }
+        }
+        // Adding a target costs at most its own steps on top of the kept plan.
+        let own: f64 = problem.targets[left_out].steps.iter().chain(&problem.targets[left_out].tail).map(|&s| problem.costs[s]).sum();
+        prop_assert!(e.plan.cost <= first.cost + own + 1e-9);
+        prop_assert!(e.plan.lower_bound <= e.plan.cost + 1e-9);
+    }
+
+    #[test]
     fn heuristic_is_valid_and_bounded_by_the_exact_method(problem in medium_problem()) {
         let exact = solve(&problem, &Options { method: Method::Exact, ..Options::default() }).expect("plans");
         let heuristic = solve(&problem, &Options { method: Method::Heuristic, ..Options::default() }).expect("plans");
