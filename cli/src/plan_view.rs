@@ -179,8 +179,10 @@ pub(crate) fn text(planned: &Planned, only: Option<&str>) -> String {
             percent(against - cost, against)
         );
     }
-    let proof = if plan.optimal {
+    let proof = if plan.optimal && plan.groups.iter().any(|g| g.exact_work > 0.0) {
         "optimal (proven by the exact method)".to_owned()
+    } else if plan.optimal {
+        "optimal (it meets the lower bound)".to_owned()
     } else {
         format!(
             "at most {} above the optimum",
