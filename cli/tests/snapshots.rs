@@ -116,3 +116,39 @@ fn python_matrix_views() {
     snapshot("python-matrix-plan", &run(dir, &["plan", "variants.yaml"]));
     snapshot("python-matrix-bake", &run(dir, &["bake", "variants.yaml"]));
 }
+
+/// Every op digest of every target of every example: a change to any op's bytes (and so to
+/// every user's cache keys) shows up here as a reviewed diff.
+#[test]
+fn golden_llb_digests_of_every_example() {
+    let mut golden = String::new();
+    for name in ["toolbox", "python-matrix"] {
+        let m = example(name);
+        let dir = m.parent().expect("dir");
+        let plan: serde_json::Value =
+            serde_json::from_str(&run(dir, &["plan", "variants.yaml", "--format", "json"]))
+                .expect("json");
+        let targets = plan["targets"].as_object().expect("targets");
+        for target in targets.keys() {
+            let llb: serde_json::Value = serde_json::from_str(&run(
+                dir,
+                &[
+                    "llb",
+                    "variants.yaml",
+                    "--target",
+                    target,
+                    "--format",
+                    "json",
+                ],
+            ))
+            .expect("json");
+            golden.push_str(&format!("{name} {target}\n"));
+            for op in llb["ops"].as_array().expect("ops") {
+                let digest = op["digest"].as_str().unwrap_or_default();
+                let kind = op["kind"].as_str().unwrap_or_default();
+                golden.push_str(&format!("  {} {kind}\n", &digest[7..]));
+            }
+        }
+    }
+    snapshot("golden-llb-digests", &golden);
+}
