@@ -777,6 +777,80 @@ impl State<'_> {
     }
 }
 
+/// The moves from the current placement to `host_of` (empty without a current placement):
+/// replica i of a pool is the i-th container of that pool, as everywhere.
+#[must_use]
+pub fn moves_from_current(cl: &Cluster, pool_of: &[usize], host_of: &[Option<usize>]) -> Vec<Move> {
+    let Some(current) = &cl.current else {
+        return Vec::new();
+    };
+    let mut next = vec![0usize; cl.pools.len()];
+    let mut out = Vec::new();
+    for (c, &p) in pool_of.iter().enumerate() {
+        let was = current.get(p).and_then(|hs| hs.get(next[p])).copied();
+        next[p] += 1;
+        if let Some(to) = host_of[c]
+            && was != Some(to)
+        {
+            out.push(Move {
+                pool: p,
+                from: was,
+                to,
+            });
+        }
+    }
+    out
+}
+
+/// Containers of the current placement that cannot stay where they run (their host is down,
+/// or a limit is reached as the current placement is read in pool order).
+fn must_move(cl: &Cluster, cpu_limit: Option<f64>) -> usize {
+    let Some(current) = &cl.current else {
+        return 0;
+    };
+    let mut state = State::new(cl, cpu_limit);
+    let mut n = 0;
+    for (p, pool) in cl.pools.iter().enumerate() {
+        for replica in 0..pool.replicas {
+            match current.get(p).and_then(|hs| hs.get(replica)) {
+                Some(&h) if h < cl.hosts.len() && state.fits(p, h) => state.add(p, h),
+                _ => n += 1,
+            }
+        }
+    }
+    n
+}
+
+/// Containers per (pool, host) `counts` as a placement: each container whose current host
+/// keeps a count of its pool stays there; the others take the hosts left, in host order.
+fn assign_counts(cl: &Cluster, pool_of: &[usize], counts: &[Vec<usize>]) -> Vec<Option<usize>> {
+    let mut left: Vec<Vec<usize>> = counts.to_vec();
+    let mut host_of = vec![None; pool_of.len()];
+    if let Some(current) = &cl.current {
+        let mut next = vec![0usize; cl.pools.len()];
+        for (c, &p) in pool_of.iter().enumerate() {
+            let was = current.get(p).and_then(|hs| hs.get(next[p])).copied();
+            next[p] += 1;
+            if let Some(h) = was
+                && h < cl.hosts.len()
+                && left[p][h] > 0
+            {
+                left[p][h] -= 1;
+                host_of[c] = Some(h);
+            }
+        }
+    }
+    for (c, &p) in pool_of.iter().enumerate() {
+        if host_of[c].is_none()
+            && let Some(h) = (0..cl.hosts.len()).find(|&h| left[p][h] > 0)
+        {
+            left[p][h] -= 1;
+            host_of[c] = Some(h);
+        }
+    }
+    host_of
+}
+
 /// Places the cluster with one constructive heuristic and, with `search`, local search.
 #[must_use]
 pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> Outcome {
@@ -877,27 +951,7 @@ pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> O
             ));
         }
     }
-    let moves = match &cl.current {
-        None => Vec::new(),
-        Some(current) => {
-            let mut next = vec![0usize; cl.pools.len()];
-            let mut out = Vec::new();
-            for (c, &p) in pool_of.iter().enumerate() {
-                let was = current.get(p).and_then(|hs| hs.get(next[p])).copied();
-                next[p] += 1;
-                if let Some(to) = host_of[c]
-                    && was != Some(to)
-                {
-                    out.push(Move {
-                        pool: p,
-                        from: was,
-                        to,
-                    });
-                }
-            }
-            out
-        }
-    };
+    let moves = moves_from_current(cl, &pool_of, &host_of);
     let name = match how {
         Construct::Greedy if options.objective == Objective::FewestHosts => "ffd-largest-host",
         Construct::Greedy => "lpt",
@@ -959,25 +1013,23 @@ pub fn solve(cl: &Cluster, options: &Options) -> Outcome {
 pub fn prove(cl: &Cluster, options: &Options) -> Result<Outcome, String> {
     let (value, counts) = crate::mip::optimum(cl, options)?;
     let pool_of = cl.containers();
-    let mut host_of = vec![None; pool_of.len()];
+    let host_of = assign_counts(cl, &pool_of, &counts);
     let mut state = State::new(cl, options.cpu_limit);
-    let mut left: Vec<Vec<usize>> = counts;
-    for (c, &p) in pool_of.iter().enumerate() {
-        if let Some(h) = (0..cl.hosts.len()).find(|&h| left[p][h] > 0) {
-            left[p][h] -= 1;
-            state.add(p, h);
-            host_of[c] = Some(h);
+    for (c, h) in host_of.iter().enumerate() {
+        if let Some(h) = *h {
+            state.add(pool_of[c], h);
         }
     }
     let achieved = self::value(&state, options.objective);
+    let moves = moves_from_current(cl, &pool_of, &host_of);
     Ok(Outcome {
         value: achieved,
         loads: state.loads.clone(),
         lower_bound: value.min(achieved),
         pool_of,
         host_of,
-        moves: Vec::new(),
-        min_moves: 0,
+        moves,
+        min_moves: must_move(cl, options.cpu_limit),
         shortages: Vec::new(),
         method: "mip".into(),
         work: 0.0,
