@@ -39,6 +39,11 @@ pub struct ClusterFile {
     pub pools: Vec<PoolSpec>,
 }
 
+/// Every container is planned one by one: keep the input to what a machine plans in seconds.
+const MAX_CONTAINERS: usize = 1_000_000;
+/// The largest count (replicas, per-host limit) a file may give.
+const MAX_COUNT: usize = MAX_CONTAINERS;
+
 struct P {
     errors: Vec<Diagnostic>,
 }
@@ -116,8 +121,16 @@ impl P {
         let node = map.get_node(key)?;
         let f = format!("{field}.{key}");
         let s = self.scalar(node, &f)?;
-        match s.as_str().parse::<usize>() {
-            Ok(v) => Some(v),
+        match s.as_str().parse::<u64>() {
+            Ok(v) if v <= MAX_COUNT as u64 => usize::try_from(v).ok(),
+            Ok(_) => {
+                self.err(
+                    span(s.span()),
+                    &f,
+                    format!("`{}` is more than {MAX_COUNT}", s.as_str()),
+                );
+                None
+            }
             Err(_) => {
                 self.err(
                     span(s.span()),
@@ -311,8 +324,6 @@ fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
         }
         current = Some(per_pool);
     }
-    // Every container is planned one by one: keep the input to what a machine plans in seconds.
-    const MAX_CONTAINERS: usize = 1_000_000;
     let total: usize = pools
         .iter()
         .map(|s| s.pool.replicas)
@@ -357,6 +368,24 @@ mod tests {
         assert_eq!(f.cluster.pools[0].max_per_host, Some(2));
         assert!(f.cluster.hosts[1].down);
         assert_eq!(f.cluster.current, Some(vec![vec![0, 0, 1]]));
+    }
+
+    #[test]
+    fn numbers_are_bounded_with_the_field_named() {
+        let err = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replicas: 9223372036854775807, memory: 1MiB, cpu: 1, network: 1MB, max_per_host: 4294967296}\n  db: {replicas: 2, memory: 99999999999TB, cpu: 1e12, network: 1MB}\nhosts:\n  a: {memory: 4GiB, cpu: 2, network: 1GB}\n",
+        )
+        .expect_err("out of bounds");
+        let text = err.to_string();
+        for want in [
+            "c.yaml:3:19: pools.web.replicas: `9223372036854775807` is more than 1000000",
+            "pools.web.max_per_host: `4294967296` is more than 1000000",
+            "pools.db.memory: `99999999999TB` is more than 1EiB",
+            "pools.db.cpu: `1e12` is more than 1000000 cores",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub struct Outcome {
     pub work: f64,
 }
 
+/// A count as the search's `u32` counters hold it: a limit past `u32::MAX` is no limit there.
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// Per-host loads and per-(host, pool) counts, with the rules to check a change.
 #[derive(Clone)]
 struct State<'a> {
@@ -99,7 +104,7 @@ impl<'a> State<'a> {
             .map(|k| {
                 let pool = &cl.pools[k];
                 if pool.spread_zones && !zones.is_empty() {
-                    pool.replicas.div_ceil(zones.len()) as u32
+                    saturating_u32(pool.replicas.div_ceil(zones.len()))
                 } else {
                     u32::MAX
                 }
@@ -110,7 +115,7 @@ impl<'a> State<'a> {
             limit,
             loads: vec![[0.0; 3]; h],
             count: vec![vec![0; p]; h],
-            max_per_host: (0..p).map(|k| cl.max_per_host(k) as u32).collect(),
+            max_per_host: (0..p).map(|k| saturating_u32(cl.max_per_host(k))).collect(),
             zone_of,
             zone_count: vec![vec![0; p]; zones.len()],
             zone_max,
@@ -349,13 +354,17 @@ pub fn infeasibility(cl: &Cluster, cpu_limit: Option<f64>) -> Vec<String> {
         } else {
             usize::MAX
         };
-        let mut room = up.iter().filter(|&&h| cl.hosts[h].zone.is_none()).count() * per_host;
+        let mut room = up
+            .iter()
+            .filter(|&&h| cl.hosts[h].zone.is_none())
+            .count()
+            .saturating_mul(per_host);
         for z in &zones {
             let in_zone = up
                 .iter()
                 .filter(|&&h| cl.hosts[h].zone.as_ref() == Some(z))
                 .count();
-            room += (in_zone * per_host).min(zone_max);
+            room = room.saturating_add(in_zone.saturating_mul(per_host).min(zone_max));
         }
         if p.replicas > room {
             let zone_rule = if zone_max == usize::MAX {
