@@ -186,3 +186,47 @@ fn prove_reports_the_moves_from_the_current_placement() {
         assert!(text.contains(&format!("moves: {} ", moves.len())), "{text}");
     }
 }
+
+#[test]
+fn json_numbers_are_rounded_and_bounds_never_pass_the_value() {
+    let out = place(&["--format", "json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("0000000"), "{text}");
+    assert!(!text.contains("9999999"), "{text}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(plan["hosts"]["node-a1"]["cpu"]["used"].as_f64(), Some(3.9));
+    assert!(plan["lower_bound"].as_f64() <= plan["value"].as_f64());
+    // Short of CPU: no value (infeasible as planned), never a bound above a value or a
+    // negative gap.
+    let out = place(&["--cpu-limit", "0.2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("infeasible as planned"), "{err}");
+    assert!(!err.contains("gap -"), "{err}");
+    let out = place(&["--cpu-limit", "0.2", "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let doc = err.split("error:").next().expect("the plan");
+    let plan: serde_json::Value = serde_json::from_str(doc).expect("JSON");
+    assert_eq!(plan["value"], serde_json::Value::Null);
+    assert_eq!(plan["infeasible"], true);
+}
+
+#[test]
+fn bad_numbers_on_the_command_line_are_refused() {
+    for (flag, value) in [
+        ("--cpu-limit", "NaN"),
+        ("--cpu-limit", "0"),
+        ("--cpu-limit", "-0.5"),
+        ("--effort", "-1"),
+        ("--effort", "inf"),
+        ("--k", "NaN"),
+        ("--k", "-1"),
+        ("--interval", "0"),
+        ("--interval", "nan"),
+    ] {
+        let out = place(&[flag, value]);
+        assert_eq!(out.status.code(), Some(1), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}

@@ -786,6 +786,16 @@ impl State<'_> {
     }
 }
 
+/// A bound as an answer shows it: never above the value of a complete placement (the LP's
+/// tolerance may put it a hair above); an incomplete placement has no value to compare with.
+fn at_most(bound: f64, value: f64, host_of: &[Option<usize>]) -> f64 {
+    if host_of.iter().all(Option::is_some) {
+        bound.min(value)
+    } else {
+        bound
+    }
+}
+
 /// The moves from the current placement to `host_of` (empty without a current placement):
 /// replica i of a pool is the i-th container of that pool, as everywhere.
 #[must_use]
@@ -968,10 +978,11 @@ pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> O
         Construct::DotProduct => "dot-product",
         Construct::NormGreedy => "norm-greedy",
     };
+    let achieved = value(&state, options.objective);
     Outcome {
-        value: value(&state, options.objective),
+        value: achieved,
         loads: state.loads.clone(),
-        lower_bound: lower_bound(cl, options.objective),
+        lower_bound: at_most(lower_bound(cl, options.objective), achieved, &host_of),
         pool_of,
         host_of,
         moves,
@@ -1010,7 +1021,7 @@ pub fn solve(cl: &Cluster, options: &Options) -> Outcome {
     }
     let mut best = best.unwrap_or_else(|| place(cl, options, Construct::Greedy, false));
     // The LP bound once, for the answer kept.
-    best.lower_bound = bound(cl, options);
+    best.lower_bound = at_most(bound(cl, options), best.value, &best.host_of);
     best
 }
 
