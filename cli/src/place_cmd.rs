@@ -179,7 +179,7 @@ pub(crate) fn run(args: &PlaceArgs) -> Result<String, String> {
     };
     let out = if args.prove {
         dockopt_placement::prove(&cluster, &options)
-            .map_err(|e| format!("error: the integer model has no solution: {e}\n"))?
+            .map_err(|e| format!("error: --prove: {e}\n"))?
     } else {
         solve(&cluster, &options)
     };

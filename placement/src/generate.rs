@@ -151,7 +151,7 @@ pub fn planted_failover(
     let mut k = 0usize;
     for (p, hs) in current.iter_mut().enumerate() {
         for h in hs.iter_mut() {
-            if k % 10 == 0 && !on_zero[p] {
+            if k.is_multiple_of(10) && !on_zero[p] {
                 *h = 0;
                 on_zero[p] = true;
             }

@@ -1245,13 +1245,29 @@ pub fn solve(cl: &Cluster, options: &Options) -> Outcome {
     best
 }
 
-/// The integer model solved to optimality (small clusters: its work is not bounded), as an
-/// outcome whose bound is its own value.
+/// The integer model solved to optimality, as an outcome whose bound is its own value. Only
+/// small models are started (see [`crate::mip::PROVE_LIMIT`]): microlp's work is not bounded.
 ///
 /// # Errors
-/// The solver's message when the model is infeasible or fails.
+/// Why the model is too large, up front; or the solver's message when the model is
+/// infeasible or fails.
 pub fn prove(cl: &Cluster, options: &Options) -> Result<Outcome, String> {
-    let (value, counts) = crate::mip::optimum(cl, options)?;
+    let size = crate::mip::integer_variables(cl, options.objective);
+    if size > crate::mip::PROVE_LIMIT {
+        let up = cl.hosts.iter().filter(|h| !h.down).count();
+        return Err(format!(
+            "the integer model is too large to prove: {size} integer variables ({} pools × {up} hosts that are up{}); microlp's branch and bound has no work limit and is only started up to {} (20 pools × 4 hosts ran over 600 s). The heuristic answer without --prove carries its lower bound and gap.",
+            cl.pools.len(),
+            if options.objective == Objective::FewestHosts {
+                " + one per host"
+            } else {
+                ""
+            },
+            crate::mip::PROVE_LIMIT
+        ));
+    }
+    let (value, counts) = crate::mip::optimum(cl, options)
+        .map_err(|e| format!("the integer model has no solution: {e}"))?;
     let pool_of = cl.containers();
     let host_of = assign_counts(cl, &pool_of, &counts);
     let mut state = State::new(cl, options.cpu_limit);

@@ -271,3 +271,16 @@ fn huge_per_host_limits_are_no_limit_and_never_overflow() {
         assert!(dockopt_placement::infeasibility(&cl, None).is_empty());
     }
 }
+
+#[test]
+fn prove_says_up_front_when_the_model_is_too_large() {
+    use dockopt_placement::generate::{Shape, cluster};
+    // The seed's small size: 20 pools × 4 hosts, 80 integer variables. microlp has no work
+    // limit, so the answer comes at once, with the reason.
+    let cl = cluster(1, 20, 4, 0.7, Shape::default());
+    let err = dockopt_placement::prove(&cl, &Options::default()).expect_err("too large");
+    assert!(
+        err.contains("too large to prove: 80 integer variables (20 pools × 4 hosts that are up)"),
+        "{err}"
+    );
+}
