@@ -2,39 +2,10 @@
 
 use std::time::Instant;
 
-use dockopt_placement::{
-    Cluster, Construct, Host, Objective, Options, Pool, bound, place, prove, solve,
-};
+use dockopt_placement::generate::{Shape, cluster};
+use dockopt_placement::{Cluster, Construct, Objective, Options, bound, place, prove, solve};
 
-/// A small deterministic generator (xorshift64*), so every run builds the same clusters.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
-    }
-    /// Lognormal with the given median and sigma (Box–Muller).
-    fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
-        let (u1, u2) = (self.unit().max(1e-12), self.unit());
-        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-        median * (sigma * z).exp()
-    }
-}
-
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-
-/// `pools` pools with 1–7 replicas on `hosts` hosts; memory sized so the containers fill
-/// `fill` of the hosts' memory. `uneven`: host sizes vary 1×–4×. `alibaba`: heavy-tailed,
-/// correlated CPU and memory (shaped like the Alibaba 2018 container usage columns).
+/// The bench's old call shape over the crate's generator.
 fn generate(
     seed: u64,
     pools: usize,
@@ -44,58 +15,12 @@ fn generate(
     alibaba: bool,
     spread_binding: bool,
 ) -> Cluster {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let host_list: Vec<Host> = (0..hosts)
-        .map(|h| {
-            let scale = if uneven { [1.0, 2.0, 4.0][h % 3] } else { 1.0 };
-            Host {
-                name: format!("h{h:03}"),
-                capacity: [64.0 * GIB * scale, 32.0 * scale, 1.25e9 * scale],
-                zone: Some(format!("z{}", h % 3)),
-                labels: Default::default(),
-                down: false,
-            }
-        })
-        .collect();
-    let mut pool_list: Vec<Pool> = (0..pools)
-        .map(|p| {
-            let replicas = if spread_binding {
-                hosts
-            } else {
-                rng.range(1, 7)
-            };
-            let (mem, cpu) = if alibaba {
-                let cpu = rng.lognormal(1.0, 0.9).min(16.0);
-                (cpu * rng.lognormal(2.0, 0.4) * GIB, cpu)
-            } else {
-                (rng.lognormal(1.0, 0.6) * GIB, rng.lognormal(0.5, 0.8))
-            };
-            Pool {
-                name: format!("p{p:04}"),
-                replicas,
-                usage: [mem, cpu, rng.lognormal(5e6, 1.0)],
-                max_per_host: if spread_binding { Some(1) } else { None },
-                spread_zones: p % 4 == 0,
-            }
-        })
-        .collect();
-    // Scale memory so the containers fill `fill` of the hosts' memory, CPU to 60 % and
-    // network to 40 % of theirs.
-    for (r, target) in [(0, fill), (1, 0.6), (2, 0.4)] {
-        let demand: f64 = pool_list
-            .iter()
-            .map(|p| p.usage[r] * p.replicas as f64)
-            .sum();
-        let supply: f64 = host_list.iter().map(|h| h.capacity[r]).sum();
-        for p in &mut pool_list {
-            p.usage[r] *= target * supply / demand;
-        }
-    }
-    Cluster {
-        pools: pool_list,
-        hosts: host_list,
-        current: None,
-    }
+    let shape = Shape {
+        uneven,
+        alibaba,
+        spread_binding,
+    };
+    cluster(seed, pools, hosts, fill, shape)
 }
 
 fn timed<T>(f: impl Fn() -> T) -> (T, f64) {

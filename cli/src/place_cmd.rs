@@ -14,7 +14,7 @@ pub(crate) struct PlaceArgs {
     #[arg(long, value_enum, default_value_t = ObjectiveArg::MaxCpu)]
     objective: ObjectiveArg,
     /// CPU may use at most this fraction of each host's cores (the seed's constraint mode).
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", value_parser = positive, allow_negative_numbers = true)]
     cpu_limit: Option<f64>,
     /// `docker stats --no-stream --format '{{json .}}'` lines collected over time (repeatable).
     #[arg(long, value_name = "FILE")]
@@ -23,10 +23,10 @@ pub(crate) struct PlaceArgs {
     #[arg(long, value_name = "FILE")]
     csv: Vec<PathBuf>,
     /// Usage = mean + K standard deviations of the samples.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative, allow_negative_numbers = true)]
     k: f64,
     /// Seconds between two samples of a container (network counters become rates).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, value_parser = positive, allow_negative_numbers = true)]
     interval: f64,
     /// This host is down: move its containers elsewhere with the fewest moves.
     #[arg(long, value_name = "HOST")]
@@ -35,7 +35,7 @@ pub(crate) struct PlaceArgs {
     #[arg(long)]
     min_moves: bool,
     /// Work budget of the local search, in move evaluations.
-    #[arg(long, default_value_t = Options::default().effort)]
+    #[arg(long, default_value_t = Options::default().effort, value_parser = effort, allow_negative_numbers = true)]
     effort: f64,
     /// Solve the integer model to optimality instead of the heuristics (small clusters only:
     /// its work is not bounded).
@@ -44,6 +44,49 @@ pub(crate) struct PlaceArgs {
     /// Output: a table, JSON, Docker Swarm commands or Kubernetes node affinity.
     #[arg(long, value_enum, default_value_t = PlaceFormat::Text)]
     format: PlaceFormat,
+}
+
+/// A finite number, for the value parsers below.
+fn finite(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("`{text}` is not a finite number"))
+    }
+}
+
+/// A finite number > 0 (a fraction of cores, seconds between samples).
+fn positive(text: &str) -> Result<f64, String> {
+    let v = finite(text)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{text}`: must be greater than 0"))
+    }
+}
+
+/// A finite number ≥ 0 (standard deviations added to the mean).
+fn non_negative(text: &str) -> Result<f64, String> {
+    let v = finite(text)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{text}`: must be 0 or more"))
+    }
+}
+
+/// A work budget: a whole number of move evaluations from 0 (construction only) to 10¹².
+fn effort(text: &str) -> Result<f64, String> {
+    let v = non_negative(text)?;
+    if v <= 1e12 {
+        Ok(v.floor())
+    } else {
+        Err(format!("`{text}`: at most 1e12 move evaluations"))
+    }
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -136,7 +179,7 @@ pub(crate) fn run(args: &PlaceArgs) -> Result<String, String> {
     };
     let out = if args.prove {
         dockopt_placement::prove(&cluster, &options)
-            .map_err(|e| format!("error: the integer model has no solution: {e}\n"))?
+            .map_err(|e| format!("error: --prove: {e}\n"))?
     } else {
         solve(&cluster, &options)
     };

@@ -122,3 +122,111 @@ fn bad_cluster_files_name_the_place() {
     assert!(err.contains(&format!("{}:3:22", f.display())), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Moves from the current placement, per pool: (from, to) host names.
+fn moves_of(plan: &serde_json::Value) -> Vec<(String, String)> {
+    plan["moves"]
+        .as_array()
+        .expect("moves")
+        .iter()
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap_or("(unplaced)").to_owned(),
+                m["to"].as_str().expect("to").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Containers per (host, pool) of a JSON plan minus those of the file's `current:`.
+fn changed_containers(plan: &serde_json::Value) -> u64 {
+    let current: [(&str, &[&str]); 6] = [
+        ("web", &["node-a1", "node-a2", "node-b1", "node-b2"]),
+        ("api", &["node-a1", "node-a2", "node-b1", "node-b2"]),
+        (
+            "worker",
+            &["node-a2", "node-a2", "node-b2", "node-b2", "node-b2"],
+        ),
+        ("cache", &["node-a1", "node-b1"]),
+        ("db", &["node-a2", "node-b2"]),
+        ("metrics", &["node-b1"]),
+    ];
+    let mut changed = 0;
+    for (pool, hosts) in current {
+        for (name, h) in plan["hosts"].as_object().expect("hosts") {
+            let now = h["pools"][pool].as_u64().unwrap_or(0);
+            let before = hosts.iter().filter(|x| **x == name).count() as u64;
+            changed += now.saturating_sub(before);
+        }
+    }
+    changed
+}
+
+#[test]
+fn prove_reports_the_moves_from_the_current_placement() {
+    for args in [&["--prove"][..], &["--prove", "--failover", "node-a1"][..]] {
+        let plan = json(args);
+        let moves = moves_of(&plan);
+        // Every container that now runs on a host it did not run on is one move, and the
+        // moves never exceed what the counts force (containers stay where their host keeps them).
+        assert_eq!(
+            moves.len() as u64,
+            changed_containers(&plan),
+            "{args:?}: {moves:?}"
+        );
+        assert!(!moves.is_empty(), "{args:?}");
+        if args.len() > 1 {
+            assert_eq!(
+                moves.iter().filter(|(from, _)| from == "node-a1").count(),
+                3,
+                "node-a1 ran web, api and cache: {moves:?}"
+            );
+        }
+        let text = String::from_utf8(place(args).stdout).expect("utf-8");
+        assert!(text.contains(&format!("moves: {} ", moves.len())), "{text}");
+    }
+}
+
+#[test]
+fn json_numbers_are_rounded_and_bounds_never_pass_the_value() {
+    let out = place(&["--format", "json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("0000000"), "{text}");
+    assert!(!text.contains("9999999"), "{text}");
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(plan["hosts"]["node-a1"]["cpu"]["used"].as_f64(), Some(3.9));
+    assert!(plan["lower_bound"].as_f64() <= plan["value"].as_f64());
+    // Short of CPU: no value (infeasible as planned), never a bound above a value or a
+    // negative gap.
+    let out = place(&["--cpu-limit", "0.2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("infeasible as planned"), "{err}");
+    assert!(!err.contains("gap -"), "{err}");
+    let out = place(&["--cpu-limit", "0.2", "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let doc = err.split("error:").next().expect("the plan");
+    let plan: serde_json::Value = serde_json::from_str(doc).expect("JSON");
+    assert_eq!(plan["value"], serde_json::Value::Null);
+    assert_eq!(plan["infeasible"], true);
+}
+
+#[test]
+fn bad_numbers_on_the_command_line_are_refused() {
+    for (flag, value) in [
+        ("--cpu-limit", "NaN"),
+        ("--cpu-limit", "0"),
+        ("--cpu-limit", "-0.5"),
+        ("--effort", "-1"),
+        ("--effort", "inf"),
+        ("--k", "NaN"),
+        ("--k", "-1"),
+        ("--interval", "0"),
+        ("--interval", "nan"),
+    ] {
+        let out = place(&[flag, value]);
+        assert_eq!(out.status.code(), Some(1), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}

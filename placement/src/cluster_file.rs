@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use dockopt_manifest::{Diagnostic, Diagnostics, Span};
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
-use marked_yaml::{LoaderOptions, Node};
+use marked_yaml::{LoadError, LoaderOptions, Node};
 
 use crate::model::{Cluster, Host, Pool};
 use crate::units::{bytes, cores};
@@ -38,6 +38,11 @@ pub struct ClusterFile {
     /// Per pool, what the file says of it.
     pub pools: Vec<PoolSpec>,
 }
+
+/// Every container is planned one by one: keep the input to what a machine plans in seconds.
+const MAX_CONTAINERS: usize = 1_000_000;
+/// The largest count (replicas, per-host limit) a file may give.
+const MAX_COUNT: usize = MAX_CONTAINERS;
 
 struct P {
     errors: Vec<Diagnostic>,
@@ -116,8 +121,16 @@ impl P {
         let node = map.get_node(key)?;
         let f = format!("{field}.{key}");
         let s = self.scalar(node, &f)?;
-        match s.as_str().parse::<usize>() {
-            Ok(v) => Some(v),
+        match s.as_str().parse::<u64>() {
+            Ok(v) if v <= MAX_COUNT as u64 => usize::try_from(v).ok(),
+            Ok(_) => {
+                self.err(
+                    span(s.span()),
+                    &f,
+                    format!("`{}` is more than {MAX_COUNT}", s.as_str()),
+                );
+                None
+            }
             Err(_) => {
                 self.err(
                     span(s.span()),
@@ -151,6 +164,43 @@ pub fn parse(file: &str, text: &str) -> Result<ClusterFile, Diagnostics> {
     }
 }
 
+/// Where a YAML load error is and what it says (the loader's own text would say `0:0`).
+fn load_error(e: &LoadError) -> (Span, String) {
+    let (marker, message) = match e {
+        LoadError::ScanError(m, err) => (Some(*m), format!("invalid YAML: {}", err.info())),
+        LoadError::TopLevelMustBeMapping(m) => (
+            Some(*m),
+            "the cluster file must be a YAML mapping (`version: 1`, `pools:`, `hosts:`)".into(),
+        ),
+        LoadError::UnexpectedAnchor(m) => (
+            Some(*m),
+            "YAML anchors and aliases are not supported".into(),
+        ),
+        LoadError::MappingKeyMustBeScalar(m) => {
+            (Some(*m), "mapping keys must be plain strings".into())
+        }
+        LoadError::UnexpectedTag(m) => (Some(*m), "YAML tags (`!name`) are not supported".into()),
+        LoadError::DuplicateKey(inner) => (
+            inner.key.span().start().copied(),
+            format!(
+                "key `{}` appears twice in one mapping (first at line {})",
+                inner.key.as_str(),
+                inner
+                    .prev_key
+                    .span()
+                    .start()
+                    .map_or(0, marked_yaml::Marker::line)
+            ),
+        ),
+        other => (None, format!("invalid YAML: {other}")),
+    };
+    let at = marker.map_or(Span { line: 1, column: 1 }, |m| Span {
+        line: m.line(),
+        column: m.column(),
+    });
+    (at, message)
+}
+
 fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
     let root = match marked_yaml::parse_yaml_with_options(
         0,
@@ -159,7 +209,8 @@ fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
     ) {
         Ok(r) => r,
         Err(e) => {
-            p.err(Span::default(), "", format!("invalid YAML: {e}"));
+            let (at, message) = load_error(&e);
+            p.err(at, "", message);
             return None;
         }
     };
@@ -245,6 +296,14 @@ fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
                     (2, "network", bytes),
                 ] {
                     match p.number(m, key, &field, parse) {
+                        Some(v) if v <= 0.0 && r < 2 => {
+                            let at = m.get_node(key).map_or(span(k.span()), |n| span(n.span()));
+                            p.err(
+                                at,
+                                &format!("{field}.{key}"),
+                                format!("must be more than 0: a host without {key} runs nothing"),
+                            );
+                        }
                         Some(v) => cap[r] = v,
                         None if m.get_node(key).is_none() => {
                             p.err(span(k.span()), &field, format!("missing `{key}` capacity"))
@@ -311,8 +370,6 @@ fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
         }
         current = Some(per_pool);
     }
-    // Every container is planned one by one: keep the input to what a machine plans in seconds.
-    const MAX_CONTAINERS: usize = 1_000_000;
     let total: usize = pools
         .iter()
         .map(|s| s.pool.replicas)
@@ -357,6 +414,62 @@ mod tests {
         assert_eq!(f.cluster.pools[0].max_per_host, Some(2));
         assert!(f.cluster.hosts[1].down);
         assert_eq!(f.cluster.current, Some(vec![vec![0, 0, 1]]));
+    }
+
+    #[test]
+    fn numbers_are_bounded_with_the_field_named() {
+        let err = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replicas: 9223372036854775807, memory: 1MiB, cpu: 1, network: 1MB, max_per_host: 4294967296}\n  db: {replicas: 2, memory: 99999999999TB, cpu: 1e12, network: 1MB}\nhosts:\n  a: {memory: 4GiB, cpu: 2, network: 1GB}\n",
+        )
+        .expect_err("out of bounds");
+        let text = err.to_string();
+        for want in [
+            "c.yaml:3:19: pools.web.replicas: `9223372036854775807` is more than 1000000",
+            "pools.web.max_per_host: `4294967296` is more than 1000000",
+            "pools.db.memory: `99999999999TB` is more than 1EiB",
+            "pools.db.cpu: `1e12` is more than 1000000 cores",
+        ] {
+            assert!(text.contains(want), "{want}\n{text}");
+        }
+    }
+
+    #[test]
+    fn yaml_errors_and_empty_hosts_have_their_place() {
+        let dup = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replicas: 1, memory: 1MiB, cpu: 1, network: 1MB}\n  web: {replicas: 2}\nhosts:\n  a: {memory: 4GiB, cpu: 2, network: 1GB}\n",
+        )
+        .expect_err("duplicate");
+        let text = dup.to_string();
+        assert!(
+            text.contains("c.yaml:4:3: key `web` appears twice in one mapping (first at line 3)"),
+            "{text}"
+        );
+        let syntax = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replicas: 1\nhosts: [\n",
+        )
+        .expect_err("syntax");
+        let text = syntax.to_string();
+        assert!(!text.contains(":0:0"), "{text}");
+        assert!(text.contains("invalid YAML"), "{text}");
+        let zero = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replicas: 1, memory: 1MiB, cpu: 1, network: 1MB}\nhosts:\n  a: {memory: 4GiB, cpu: 0, network: 1GB}\n  b: {memory: 0B, cpu: 1, network: 1GB}\n",
+        )
+        .expect_err("no cpu");
+        let text = zero.to_string();
+        assert!(
+            text.contains(
+                "c.yaml:5:26: hosts.a.cpu: must be more than 0: a host without cpu runs nothing"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("hosts.b.memory: must be more than 0"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod cluster_file;
+pub mod generate;
 pub mod mip;
 pub mod model;
 pub mod render;

@@ -104,13 +104,15 @@ impl Cluster {
             .collect()
     }
 
-    /// The effective per-host limit of a pool.
+    /// The effective per-host limit of a pool: never more than its replicas (a larger limit
+    /// says the same), never less than 1.
     #[must_use]
     pub fn max_per_host(&self, p: usize) -> usize {
         let up = self.hosts.iter().filter(|h| !h.down).count().max(1);
         let pool = &self.pools[p];
         pool.max_per_host
             .unwrap_or_else(|| pool.replicas.div_ceil(up))
+            .min(pool.replicas)
             .max(1)
     }
 

@@ -30,8 +30,23 @@ fn objective_name(o: Objective) -> &'static str {
     }
 }
 
+/// Containers the placement leaves unplaced: then it has no value (the case is infeasible as
+/// planned), only its bound.
+fn unplaced(out: &Outcome) -> usize {
+    out.host_of.iter().filter(|h| h.is_none()).count()
+}
+
+/// `x` rounded to `digits` decimals (JSON shows `3.9`, not `3.9000000000000004`).
+fn round(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    let r = (x * scale).round() / scale;
+    if r.is_finite() { r } else { x }
+}
+
 fn gap(out: &Outcome) -> String {
-    if out.lower_bound > 0.0 && out.lower_bound.is_finite() {
+    if unplaced(out) > 0 {
+        "–".into()
+    } else if out.lower_bound > 0.0 && out.lower_bound.is_finite() {
         format!(
             "{:.3} %",
             100.0 * (out.value - out.lower_bound) / out.lower_bound
@@ -93,11 +108,14 @@ pub fn text(cl: &Cluster, out: &Outcome, objective: Objective) -> String {
             format!("{:.4} ({:.2} %)", v, 100.0 * v)
         }
     };
+    let shown = match unplaced(out) {
+        0 => value(out.value),
+        n => format!("– (infeasible as planned: {n} container(s) unplaced)"),
+    };
     let _ = writeln!(
         s,
-        "\n{}: {}  lower bound {}  gap {}",
+        "\n{}: {shown}  lower bound {}  gap {}",
         objective_name(objective),
-        value(out.value),
         value(out.lower_bound),
         gap(out)
     );
@@ -144,9 +162,9 @@ pub fn json(cl: &Cluster, out: &Outcome, objective: Objective) -> String {
             (
                 host.name.clone(),
                 json!({"pools": pools, "down": host.down,
-                       "memory": {"used": l[MEM], "capacity": c[MEM]},
-                       "cpu": {"used": l[CPU], "capacity": c[CPU]},
-                       "network": {"used": l[NET], "capacity": c[NET]}}),
+                       "memory": {"used": round(l[MEM], 0), "capacity": round(c[MEM], 0)},
+                       "cpu": {"used": round(l[CPU], 6), "capacity": round(c[CPU], 6)},
+                       "network": {"used": round(l[NET], 0), "capacity": round(c[NET], 0)}}),
             )
         })
         .collect();
@@ -156,8 +174,12 @@ pub fn json(cl: &Cluster, out: &Outcome, objective: Objective) -> String {
         .map(|m| json!({"pool": cl.pools[m.pool].name, "from": m.from.map(|h| cl.hosts[h].name.clone()), "to": cl.hosts[m.to].name}))
         .collect();
     let doc = json!({
-        "objective": objective_name(objective), "value": out.value, "lower_bound": out.lower_bound,
-        "unplaced": out.host_of.iter().filter(|h| h.is_none()).count(),
+        "objective": objective_name(objective),
+        // Without a complete placement there is no value: the case is infeasible as planned.
+        "value": (unplaced(out) == 0).then(|| round(out.value, 6)),
+        "lower_bound": round(out.lower_bound, 6),
+        "infeasible": unplaced(out) > 0,
+        "unplaced": unplaced(out),
         "method": out.method, "hosts": hosts, "moves": moves, "min_moves": out.min_moves, "shortages": out.shortages,
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();

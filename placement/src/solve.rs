@@ -55,6 +55,11 @@ pub struct Outcome {
     pub work: f64,
 }
 
+/// A count as the search's `u32` counters hold it: a limit past `u32::MAX` is no limit there.
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// Per-host loads and per-(host, pool) counts, with the rules to check a change.
 #[derive(Clone)]
 struct State<'a> {
@@ -99,7 +104,7 @@ impl<'a> State<'a> {
             .map(|k| {
                 let pool = &cl.pools[k];
                 if pool.spread_zones && !zones.is_empty() {
-                    pool.replicas.div_ceil(zones.len()) as u32
+                    saturating_u32(pool.replicas.div_ceil(zones.len()))
                 } else {
                     u32::MAX
                 }
@@ -110,7 +115,7 @@ impl<'a> State<'a> {
             limit,
             loads: vec![[0.0; 3]; h],
             count: vec![vec![0; p]; h],
-            max_per_host: (0..p).map(|k| cl.max_per_host(k) as u32).collect(),
+            max_per_host: (0..p).map(|k| saturating_u32(cl.max_per_host(k))).collect(),
             zone_of,
             zone_count: vec![vec![0; p]; zones.len()],
             zone_max,
@@ -349,13 +354,17 @@ pub fn infeasibility(cl: &Cluster, cpu_limit: Option<f64>) -> Vec<String> {
         } else {
             usize::MAX
         };
-        let mut room = up.iter().filter(|&&h| cl.hosts[h].zone.is_none()).count() * per_host;
+        let mut room = up
+            .iter()
+            .filter(|&&h| cl.hosts[h].zone.is_none())
+            .count()
+            .saturating_mul(per_host);
         for z in &zones {
             let in_zone = up
                 .iter()
                 .filter(|&&h| cl.hosts[h].zone.as_ref() == Some(z))
                 .count();
-            room += (in_zone * per_host).min(zone_max);
+            room = room.saturating_add(in_zone.saturating_mul(per_host).min(zone_max));
         }
         if p.replicas > room {
             let zone_rule = if zone_max == usize::MAX {
@@ -574,6 +583,217 @@ fn improve_balance(
     work
 }
 
+/// How deep an eviction chain goes: the container placed, then up to this many containers
+/// each moved out of the way of the one before it.
+const CHAIN_DEPTH: usize = 3;
+/// Per level of a chain, the evictions tried on one host (the smallest that make room).
+const CHAIN_WIDTH: usize = 4;
+
+/// Places containers that nothing else could by chains of evictions: put the container on a
+/// host its rules allow, move one container there out of the way to another host, which may
+/// in turn move one, up to [`CHAIN_DEPTH`] levels (iterative deepening, so short chains and
+/// few moves come first). Returns those still unplaced and the work (evictions tried).
+fn eviction_chains(
+    state: &mut State<'_>,
+    pool_of: &[usize],
+    host_of: &mut [Option<usize>],
+    unplaced: &[usize],
+    budget: f64,
+) -> (Vec<usize>, f64) {
+    let mut work = 0.0;
+    let mut left = Vec::new();
+    // Largest first: they have the fewest places.
+    let mut order = unplaced.to_vec();
+    by_size(state.cl, pool_of, &mut order);
+    for c in order {
+        let placed = (0..=CHAIN_DEPTH)
+            .any(|depth| chain(state, pool_of, host_of, c, depth, None, &mut work, budget));
+        if !placed {
+            left.push(c);
+        }
+    }
+    (left, work)
+}
+
+/// Whether pool p's rules (host up, per-host limit, zone spread) allow one more on host h,
+/// capacity aside.
+fn rules_allow(state: &State<'_>, p: usize, h: usize) -> bool {
+    !state.cl.hosts[h].down
+        && state.count[h][p] < state.max_per_host[p]
+        && state.zone_of[h].is_none_or(|z| state.zone_count[z][p] < state.zone_max[p])
+}
+
+/// One step of [`eviction_chains`]: places container c (unplaced) with at most `depth`
+/// evictions below it, never on `avoid` (the host it was just evicted from).
+#[allow(clippy::too_many_arguments)]
+fn chain(
+    state: &mut State<'_>,
+    pool_of: &[usize],
+    host_of: &mut [Option<usize>],
+    c: usize,
+    depth: usize,
+    avoid: Option<usize>,
+    work: &mut f64,
+    budget: f64,
+) -> bool {
+    let cl = state.cl;
+    let p = pool_of[c];
+    let hosts: Vec<usize> = (0..cl.hosts.len())
+        .filter(|&h| Some(h) != avoid && rules_allow(state, p, h))
+        .collect();
+    // Directly, best fit: the host left with the least room on its tightest resource.
+    let slack = |state: &State<'_>, h: usize| {
+        let u = state.usage(p);
+        [MEM, CPU, NET]
+            .iter()
+            .filter(|&&r| r != CPU || state.check_cpu)
+            .map(|&r| {
+                let cap = cl.hosts[h].capacity[r];
+                if cap > 0.0 {
+                    (state.limit[h][r] - state.loads[h][r] - u[r]) / cap
+                } else {
+                    0.0
+                }
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    *work += hosts.len() as f64;
+    if let Some(h) = hosts
+        .iter()
+        .copied()
+        .filter(|&h| state.fits(p, h))
+        .min_by(|&a, &b| slack(state, a).total_cmp(&slack(state, b)).then(a.cmp(&b)))
+    {
+        state.add(p, h);
+        host_of[c] = Some(h);
+        return true;
+    }
+    if depth == 0 || *work >= budget {
+        return false;
+    }
+    // Hosts missing the least room first.
+    let mut by_missing: Vec<(f64, usize)> = hosts.iter().map(|&h| (-slack(state, h), h)).collect();
+    by_missing.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (_, h) in by_missing {
+        // Pools on h whose one container, moved away, makes room for c: smallest first.
+        let size = |q: usize| {
+            (0..3)
+                .map(|r| {
+                    let cap = cl.hosts[h].capacity[r];
+                    if cap > 0.0 {
+                        cl.pools[q].usage[r] / cap
+                    } else {
+                        0.0
+                    }
+                })
+                .sum::<f64>()
+        };
+        let mut evictable: Vec<usize> = (0..cl.pools.len())
+            .filter(|&q| q != p && state.count[h][q] > 0)
+            .filter(|&q| {
+                let mut l = state.loads[h];
+                for r in 0..3 {
+                    l[r] += cl.pools[p].usage[r] - cl.pools[q].usage[r];
+                }
+                state.fits_load(h, &l)
+            })
+            .collect();
+        evictable.sort_by(|&a, &b| size(a).total_cmp(&size(b)).then(a.cmp(&b)));
+        for q in evictable.into_iter().take(CHAIN_WIDTH) {
+            *work += 1.0;
+            if *work >= budget {
+                return false;
+            }
+            let Some(cq) = (0..pool_of.len()).find(|&k| pool_of[k] == q && host_of[k] == Some(h))
+            else {
+                continue;
+            };
+            state.remove(q, h);
+            host_of[cq] = None;
+            state.add(p, h);
+            host_of[c] = Some(h);
+            if chain(
+                state,
+                pool_of,
+                host_of,
+                cq,
+                depth - 1,
+                Some(h),
+                work,
+                budget,
+            ) {
+                return true;
+            }
+            state.remove(p, h);
+            host_of[c] = None;
+            state.add(q, h);
+            host_of[cq] = Some(h);
+        }
+    }
+    false
+}
+
+/// Why the containers of pool p that are left fit nowhere: per host that is up, the first
+/// rule or resource that refuses one more.
+fn why_unplaced(state: &State<'_>, p: usize) -> String {
+    let cl = state.cl;
+    let u = cl.pools[p].usage;
+    let mut per_host_limit = 0;
+    let mut zone = 0;
+    let mut short = [0usize; 3];
+    let mut free = [0.0f64; 3];
+    for h in (0..cl.hosts.len()).filter(|&h| !cl.hosts[h].down) {
+        for r in 0..3 {
+            free[r] = free[r].max(state.limit[h][r] - state.loads[h][r]);
+        }
+        if state.count[h][p] >= state.max_per_host[p] {
+            per_host_limit += 1;
+        } else if state.zone_of[h].is_some_and(|z| state.zone_count[z][p] >= state.zone_max[p]) {
+            zone += 1;
+        } else if let Some(r) = [MEM, NET, CPU]
+            .into_iter()
+            .filter(|&r| r != CPU || state.check_cpu)
+            .find(|&r| state.loads[h][r] + u[r] > state.limit[h][r] * (1.0 + 1e-9) + 1e-9)
+        {
+            short[r] += 1;
+        }
+    }
+    let show = |r: usize, v: f64| match r {
+        CPU => format!("{v:.2} cores"),
+        MEM => show_bytes(v),
+        _ => format!("{}/s", show_bytes(v)),
+    };
+    let mut parts = Vec::new();
+    if per_host_limit > 0 {
+        parts.push(format!(
+            "{per_host_limit} host(s) already run {} of it (its per-host limit)",
+            state.max_per_host[p]
+        ));
+    }
+    if zone > 0 {
+        parts.push(format!(
+            "{zone} host(s) are in zones that already run {} of it (zone spread)",
+            state.zone_max[p]
+        ));
+    }
+    for r in [MEM, NET, CPU] {
+        if short[r] > 0 {
+            let what = if r == CPU {
+                "cpu limit"
+            } else {
+                RESOURCE_NAMES[r]
+            };
+            parts.push(format!(
+                "{what} is short on {} host(s): one needs {}, the most free is {}",
+                short[r],
+                show(r, u[r]),
+                show(r, free[r])
+            ));
+        }
+    }
+    parts.join("; ")
+}
+
 /// Places containers that did not fit by moving one other container out of the way: for a host
 /// where the rules allow the container but capacity does not, move one container of another
 /// pool to a host where it fits, if that makes room. Returns those still unplaced and the work.
@@ -777,6 +997,90 @@ impl State<'_> {
     }
 }
 
+/// A bound as an answer shows it: never above the value of a complete placement (the LP's
+/// tolerance may put it a hair above); an incomplete placement has no value to compare with.
+fn at_most(bound: f64, value: f64, host_of: &[Option<usize>]) -> f64 {
+    if host_of.iter().all(Option::is_some) {
+        bound.min(value)
+    } else {
+        bound
+    }
+}
+
+/// The moves from the current placement to `host_of` (empty without a current placement):
+/// replica i of a pool is the i-th container of that pool, as everywhere.
+#[must_use]
+pub fn moves_from_current(cl: &Cluster, pool_of: &[usize], host_of: &[Option<usize>]) -> Vec<Move> {
+    let Some(current) = &cl.current else {
+        return Vec::new();
+    };
+    let mut next = vec![0usize; cl.pools.len()];
+    let mut out = Vec::new();
+    for (c, &p) in pool_of.iter().enumerate() {
+        let was = current.get(p).and_then(|hs| hs.get(next[p])).copied();
+        next[p] += 1;
+        if let Some(to) = host_of[c]
+            && was != Some(to)
+        {
+            out.push(Move {
+                pool: p,
+                from: was,
+                to,
+            });
+        }
+    }
+    out
+}
+
+/// Containers of the current placement that cannot stay where they run (their host is down,
+/// or a limit is reached as the current placement is read in pool order).
+fn must_move(cl: &Cluster, cpu_limit: Option<f64>) -> usize {
+    let Some(current) = &cl.current else {
+        return 0;
+    };
+    let mut state = State::new(cl, cpu_limit);
+    let mut n = 0;
+    for (p, pool) in cl.pools.iter().enumerate() {
+        for replica in 0..pool.replicas {
+            match current.get(p).and_then(|hs| hs.get(replica)) {
+                Some(&h) if h < cl.hosts.len() && state.fits(p, h) => state.add(p, h),
+                _ => n += 1,
+            }
+        }
+    }
+    n
+}
+
+/// Containers per (pool, host) `counts` as a placement: each container whose current host
+/// keeps a count of its pool stays there; the others take the hosts left, in host order.
+fn assign_counts(cl: &Cluster, pool_of: &[usize], counts: &[Vec<usize>]) -> Vec<Option<usize>> {
+    let mut left: Vec<Vec<usize>> = counts.to_vec();
+    let mut host_of = vec![None; pool_of.len()];
+    if let Some(current) = &cl.current {
+        let mut next = vec![0usize; cl.pools.len()];
+        for (c, &p) in pool_of.iter().enumerate() {
+            let was = current.get(p).and_then(|hs| hs.get(next[p])).copied();
+            next[p] += 1;
+            if let Some(h) = was
+                && h < cl.hosts.len()
+                && left[p][h] > 0
+            {
+                left[p][h] -= 1;
+                host_of[c] = Some(h);
+            }
+        }
+    }
+    for (c, &p) in pool_of.iter().enumerate() {
+        if host_of[c].is_none()
+            && let Some(h) = (0..cl.hosts.len()).find(|&h| left[p][h] > 0)
+        {
+            left[p][h] -= 1;
+            host_of[c] = Some(h);
+        }
+    }
+    host_of
+}
+
 /// Places the cluster with one constructive heuristic and, with `search`, local search.
 #[must_use]
 pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> Outcome {
@@ -839,6 +1143,17 @@ pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> O
         unplaced = left;
         work += spent;
     }
+    if !unplaced.is_empty() {
+        let (left, spent) = eviction_chains(
+            &mut state,
+            &pool_of,
+            &mut host_of,
+            &unplaced,
+            options.effort,
+        );
+        unplaced = left;
+        work += spent;
+    }
     let keep_moves = cl.current.is_some() && options.min_moves;
     if search && !keep_moves && unplaced.is_empty() {
         work = match options.objective {
@@ -864,40 +1179,18 @@ pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> O
         }
         for (p, n) in per_pool {
             let u = cl.pools[p].usage;
-            let free_mem = (0..cl.hosts.len())
-                .filter(|&h| !cl.hosts[h].down)
-                .map(|h| state.limit[h][MEM] - state.loads[h][MEM])
-                .fold(0.0, f64::max);
             shortages.push(format!(
-                "pool {}: {n} container(s) of {} memory, {:.2} cores could not be placed (largest free memory on a host: {})",
+                "pool {}: {n} container(s) of {} memory, {:.2} cores, {}/s network fit on no host after searching ({} evictions and moves tried): {}",
                 cl.pools[p].name,
                 show_bytes(u[MEM]),
                 u[CPU],
-                show_bytes(free_mem)
+                show_bytes(u[NET]),
+                work,
+                why_unplaced(&state, p)
             ));
         }
     }
-    let moves = match &cl.current {
-        None => Vec::new(),
-        Some(current) => {
-            let mut next = vec![0usize; cl.pools.len()];
-            let mut out = Vec::new();
-            for (c, &p) in pool_of.iter().enumerate() {
-                let was = current.get(p).and_then(|hs| hs.get(next[p])).copied();
-                next[p] += 1;
-                if let Some(to) = host_of[c]
-                    && was != Some(to)
-                {
-                    out.push(Move {
-                        pool: p,
-                        from: was,
-                        to,
-                    });
-                }
-            }
-            out
-        }
-    };
+    let moves = moves_from_current(cl, &pool_of, &host_of);
     let name = match how {
         Construct::Greedy if options.objective == Objective::FewestHosts => "ffd-largest-host",
         Construct::Greedy => "lpt",
@@ -905,10 +1198,11 @@ pub fn place(cl: &Cluster, options: &Options, how: Construct, search: bool) -> O
         Construct::DotProduct => "dot-product",
         Construct::NormGreedy => "norm-greedy",
     };
+    let achieved = value(&state, options.objective);
     Outcome {
-        value: value(&state, options.objective),
+        value: achieved,
         loads: state.loads.clone(),
-        lower_bound: lower_bound(cl, options.objective),
+        lower_bound: at_most(lower_bound(cl, options.objective), achieved, &host_of),
         pool_of,
         host_of,
         moves,
@@ -947,37 +1241,51 @@ pub fn solve(cl: &Cluster, options: &Options) -> Outcome {
     }
     let mut best = best.unwrap_or_else(|| place(cl, options, Construct::Greedy, false));
     // The LP bound once, for the answer kept.
-    best.lower_bound = bound(cl, options);
+    best.lower_bound = at_most(bound(cl, options), best.value, &best.host_of);
     best
 }
 
-/// The integer model solved to optimality (small clusters: its work is not bounded), as an
-/// outcome whose bound is its own value.
+/// The integer model solved to optimality, as an outcome whose bound is its own value. Only
+/// small models are started (see [`crate::mip::PROVE_LIMIT`]): microlp's work is not bounded.
 ///
 /// # Errors
-/// The solver's message when the model is infeasible or fails.
+/// Why the model is too large, up front; or the solver's message when the model is
+/// infeasible or fails.
 pub fn prove(cl: &Cluster, options: &Options) -> Result<Outcome, String> {
-    let (value, counts) = crate::mip::optimum(cl, options)?;
+    let size = crate::mip::integer_variables(cl, options.objective);
+    if size > crate::mip::PROVE_LIMIT {
+        let up = cl.hosts.iter().filter(|h| !h.down).count();
+        return Err(format!(
+            "the integer model is too large to prove: {size} integer variables ({} pools × {up} hosts that are up{}); microlp's branch and bound has no work limit and is only started up to {} (20 pools × 4 hosts ran over 600 s). The heuristic answer without --prove carries its lower bound and gap.",
+            cl.pools.len(),
+            if options.objective == Objective::FewestHosts {
+                " + one per host"
+            } else {
+                ""
+            },
+            crate::mip::PROVE_LIMIT
+        ));
+    }
+    let (value, counts) = crate::mip::optimum(cl, options)
+        .map_err(|e| format!("the integer model has no solution: {e}"))?;
     let pool_of = cl.containers();
-    let mut host_of = vec![None; pool_of.len()];
+    let host_of = assign_counts(cl, &pool_of, &counts);
     let mut state = State::new(cl, options.cpu_limit);
-    let mut left: Vec<Vec<usize>> = counts;
-    for (c, &p) in pool_of.iter().enumerate() {
-        if let Some(h) = (0..cl.hosts.len()).find(|&h| left[p][h] > 0) {
-            left[p][h] -= 1;
-            state.add(p, h);
-            host_of[c] = Some(h);
+    for (c, h) in host_of.iter().enumerate() {
+        if let Some(h) = *h {
+            state.add(pool_of[c], h);
         }
     }
     let achieved = self::value(&state, options.objective);
+    let moves = moves_from_current(cl, &pool_of, &host_of);
     Ok(Outcome {
         value: achieved,
         loads: state.loads.clone(),
         lower_bound: value.min(achieved),
         pool_of,
         host_of,
-        moves: Vec::new(),
-        min_moves: 0,
+        moves,
+        min_moves: must_move(cl, options.cpu_limit),
         shortages: Vec::new(),
         method: "mip".into(),
         work: 0.0,

@@ -30,10 +30,18 @@ pub fn parse_docker_stats(text: &str) -> Result<Vec<Sample>, String> {
         let at = |e: String| format!("line {}: {e}", i + 1);
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| at(format!("not a JSON object: {e}")))?;
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(serde_json::Value::as_str)
-                .ok_or_else(|| at(format!("field `{k}` missing")))
+        let field = |k: &str| match v.get(k) {
+            Some(serde_json::Value::String(s)) => Ok(s.as_str()),
+            None | Some(serde_json::Value::Null) => Err(at(format!("field `{k}` missing"))),
+            Some(other) => Err(at(format!(
+                "field `{k}`: expected a string like `{}` (as `docker stats --format '{{{{json .}}}}'` writes it), found `{other}`",
+                match k {
+                    "CPUPerc" => "12.5%",
+                    "MemUsage" => "100MiB / 7.7GiB",
+                    "NetIO" => "1.2kB / 3MB",
+                    _ => "text",
+                }
+            ))),
         };
         let name = field("Name").or_else(|_| field("Container"))?.to_owned();
         let mem_used = field("MemUsage")?
@@ -197,6 +205,11 @@ mod tests {
         assert!(err.starts_with("line 2: not a JSON object"), "{err}");
         let err = parse_docker_stats("{\"Name\":\"x\",\"CPUPerc\":\"1%\",\"MemUsage\":\"1XB / 2MiB\",\"NetIO\":\"1kB / 1kB\"}").expect_err("bad");
         assert!(err.contains("unknown unit `XB`"), "{err}");
+        let err = parse_docker_stats("{\"Name\":\"x\",\"CPUPerc\":12.5,\"MemUsage\":\"1MiB / 2MiB\",\"NetIO\":\"1kB / 1kB\"}").expect_err("bad");
+        assert!(
+            err.starts_with("line 1: field `CPUPerc`: expected a string like `12.5%`"),
+            "{err}"
+        );
     }
 
     #[test]

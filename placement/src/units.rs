@@ -1,5 +1,11 @@
 //! Human units as `docker stats` and people write them: `12.5MiB`, `1.2kB`, `3GB`, `150%`, `500m`.
 
+/// The largest size a file may give: 1 EiB (sums over a million containers stay exact enough
+/// and far from overflow).
+pub const MAX_BYTES: f64 = 1_152_921_504_606_846_976.0;
+/// The largest CPU amount a file may give: a million cores.
+pub const MAX_CORES: f64 = 1e6;
+
 /// Bytes of a size: decimal (`kB`, `MB`, `GB`, `TB`: powers of 1000) and binary (`KiB`, `MiB`,
 /// `GiB`, `TiB`: powers of 1024) units, `B` or no unit for bytes. Case-insensitive `k`/`K`.
 pub fn bytes(text: &str) -> Result<f64, String> {
@@ -29,7 +35,11 @@ pub fn bytes(text: &str) -> Result<f64, String> {
     if !value.is_finite() || value < 0.0 {
         return Err(format!("`{text}` is not a size ≥ 0"));
     }
-    Ok(value * factor)
+    let b = value * factor;
+    if b > MAX_BYTES {
+        return Err(format!("`{text}` is more than 1EiB"));
+    }
+    Ok(b)
 }
 
 /// Cores of a CPU amount: `1.5` cores, `500m` millicores, or `150%` of one core (as `docker
@@ -50,7 +60,11 @@ pub fn cores(text: &str) -> Result<f64, String> {
     if !value.is_finite() || value < 0.0 {
         return Err(format!("`{text}` is not a CPU amount ≥ 0"));
     }
-    Ok(value * factor)
+    let c = value * factor;
+    if c > MAX_CORES {
+        return Err(format!("`{text}` is more than {MAX_CORES} cores"));
+    }
+    Ok(c)
 }
 
 /// A size for people, in binary units.
@@ -89,6 +103,10 @@ mod tests {
         assert_eq!(cores("500m"), Ok(0.5));
         assert_eq!(cores("2"), Ok(2.0));
         assert!(cores("lots").is_err());
+        assert!(bytes("99999999999TB").is_err_and(|e| e.contains("more than 1EiB")));
+        assert!(bytes("NaN").is_err());
+        assert!(cores("1e9").is_err_and(|e| e.contains("more than")));
+        assert!(cores("inf").is_err());
         assert_eq!(show_bytes(1536.0 * 1024.0 * 1024.0), "1.5GiB");
     }
 }

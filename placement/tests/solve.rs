@@ -248,3 +248,39 @@ fn fewest_hosts_meets_its_bound_on_an_easy_set() {
     assert_eq!(out.lower_bound, 8.0);
     assert!(out.value <= out.lower_bound + 1.0, "{} hosts", out.value);
 }
+
+#[test]
+fn huge_per_host_limits_are_no_limit_and_never_overflow() {
+    for limit in [1usize << 32, (1usize << 63) - 1, usize::MAX] {
+        let mut web = pool("web", 4, 1.0, 1.0, 1.0);
+        web.max_per_host = Some(limit);
+        web.spread_zones = true;
+        let mut hosts: Vec<Host> = (0..2)
+            .map(|i| host(&format!("h{i}"), 16.0, 8.0, 10.0))
+            .collect();
+        hosts[0].zone = Some("a".into());
+        let cl = Cluster {
+            pools: vec![web],
+            hosts,
+            current: None,
+        };
+        assert_eq!(cl.max_per_host(0), 4);
+        let out = solve(&cl, &Options::default());
+        assert!(out.shortages.is_empty(), "{limit}: {:?}", out.shortages);
+        check_rules(&cl, &out, None);
+        assert!(dockopt_placement::infeasibility(&cl, None).is_empty());
+    }
+}
+
+#[test]
+fn prove_says_up_front_when_the_model_is_too_large() {
+    use dockopt_placement::generate::{Shape, cluster};
+    // The seed's small size: 20 pools × 4 hosts, 80 integer variables. microlp has no work
+    // limit, so the answer comes at once, with the reason.
+    let cl = cluster(1, 20, 4, 0.7, Shape::default());
+    let err = dockopt_placement::prove(&cl, &Options::default()).expect_err("too large");
+    assert!(
+        err.contains("too large to prove: 80 integer variables (20 pools × 4 hosts that are up)"),
+        "{err}"
+    );
+}
