@@ -9,6 +9,7 @@
 //! its peak memory is its own) and prints one JSON line.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod fuzz;
 mod instance;
 mod placement;
 mod shapes;
@@ -32,13 +33,18 @@ fn main() {
         }
         Some("gen") if args.len() == 5 => gen_one(&args[1], &args[2], &args[3], Path::new(&args[4])),
         Some("shapes") => shapes_harness(&args[1..]),
+        Some("fuzz") => {
+            let num = |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            fuzz::run(num(1, 1_000_000), num(2, 1), &root, &root.join("benchmarks/results"))
+        }
         Some("planner") => planner(&args[1..]),
         Some("placement") => {
             let raw = placement::run();
             let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchmarks/results/placement.jsonl");
             std::fs::write(&out, raw).map_err(|e| format!("{}: {e}", out.display()))
         }
-        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE] | gen stack|chunk TARGETS SEED FILE | one METHOD FILE [--memory MIB]".into()),
+        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE] | gen stack|chunk TARGETS SEED FILE | one METHOD FILE [--memory MIB] | fuzz [CASES] [SEED]".into()),
     };
     if let Err(e) = result {
         eprintln!("dockopt-bench: {e}");
