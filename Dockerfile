@@ -13,4 +13,7 @@ RUN cargo build --release --locked -p dockopt-frontend --target x86_64-unknown-l
 FROM scratch
 COPY --from=build /dockopt-frontend /dockopt-frontend
 LABEL moby.buildkit.frontend.network.none="true"
+# The gateway refuses a request whose `frontend.caps` (buildx --print/--call sends subrequests)
+# this label does not list.
+LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.subrequests"
 ENTRYPOINT ["/dockopt-frontend"]

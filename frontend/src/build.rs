@@ -10,6 +10,7 @@ use prost::Message;
 
 use crate::bridge::Bridge;
 use crate::opts::Opts;
+use crate::subrequest::{self, Request};
 
 /// What the frontend returns: the image's reference and its metadata.
 pub(crate) struct Outcome {
@@ -27,6 +28,8 @@ pub(crate) enum Failure {
     Daemon(tonic::Status),
     /// dockopt itself is wrong.
     Internal(String),
+    /// A subrequest dockopt does not answer (BuildKit's "unsupported request NAME").
+    UnsupportedRequest(String),
 }
 
 impl From<tonic::Status> for Failure {
@@ -44,6 +47,11 @@ impl Failure {
             Self::Internal(m) => (
                 tonic::Code::Internal,
                 format!("dockopt internal error: {m}"),
+            ),
+            // The wording buildx looks for to fall back (it cannot read typed errors from v0.8).
+            Self::UnsupportedRequest(id) => (
+                tonic::Code::Unimplemented,
+                format!("unsupported request {id}"),
             ),
         }
     }
@@ -94,18 +102,10 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
                 .into(),
         ));
     }
-    let filename = opts.filename().to_owned();
-    let spec = bridge
-        .solve(spec_definition(&filename, opts.session.as_deref()))
-        .await?;
-    let bytes = bridge.read_file(&spec, &filename).await.map_err(|e| {
-        Failure::User(format!(
-            "cannot read the manifest `{filename}`: {}",
-            e.message()
-        ))
-    })?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Failure::User(format!("{filename}: the manifest is not UTF-8 text")))?;
+    if let Some(id) = opts.request_id() {
+        return answer(bridge, opts, id).await;
+    }
+    let (filename, spec, text) = read_manifest(bridge, opts).await?;
     // The lock and the times store travel with the manifest when they exist beside it.
     let lock = if opts.use_lock() {
         read_optional(bridge, &spec, &dockopt_project::lock_name(&filename)).await
@@ -227,6 +227,54 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     })
 }
 
+/// The manifest: its file name, the solved `dockerfile` local it is in, and its text.
+async fn read_manifest(
+    bridge: &mut Bridge,
+    opts: &Opts,
+) -> Result<(String, String, String), Failure> {
+    let filename = opts.filename().to_owned();
+    let spec = bridge
+        .solve(spec_definition(&filename, opts.session.as_deref()))
+        .await?;
+    let bytes = bridge.read_file(&spec, &filename).await.map_err(|e| {
+        Failure::User(format!(
+            "cannot read the manifest `{filename}`: {}",
+            e.message()
+        ))
+    })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::User(format!("{filename}: the manifest is not UTF-8 text")))?;
+    Ok((filename, spec, text))
+}
+
+/// Answers a subrequest: the manifest is parsed (with the build args), not planned or built.
+async fn answer(bridge: &mut Bridge, opts: &Opts, id: &str) -> Result<Outcome, Failure> {
+    let request = Request::from_id(id).ok_or_else(|| Failure::UnsupportedRequest(id.to_owned()))?;
+    let metadata = if request == Request::Describe {
+        subrequest::describe()
+    } else {
+        let (filename, _, text) = read_manifest(bridge, opts).await?;
+        let manifest = dockopt_manifest::parse(&filename, &text, &opts.build_args())
+            .map_err(|d| Failure::User(d.render(&text).trim_end().to_owned()))?;
+        if request == Request::Targets {
+            subrequest::targets(&manifest, &text)
+        } else {
+            let name = opts.target().unwrap_or(&manifest.default_target);
+            let target = manifest
+                .targets
+                .iter()
+                .position(|t| t.name == name)
+                .ok_or_else(|| Failure::User(unknown_target(&manifest, name)))?;
+            subrequest::outline(&manifest, &text, target)
+        }
+    };
+    Ok(Outcome {
+        reference: String::new(),
+        metadata,
+        summary: format!("answered {id}"),
+    })
+}
+
 /// A file of the `dockerfile` local that may be missing (then `None`).
 async fn read_optional(bridge: &mut Bridge, spec: &str, name: &str) -> Option<String> {
     let bytes = bridge.read_file(spec, name).await.ok()?;
@@ -318,4 +366,12 @@ async fn resolve_base(bridge: &mut Bridge, base: &str, mode: &str) -> Result<Bas
         format!("{base}@{digest}")
     };
     Ok(BaseConfig { reference, config })
+}
+
+/// The message for `--target NAME` naming no target (as `Planned::target` words it).
+fn unknown_target(manifest: &Manifest, name: &str) -> String {
+    let names = manifest.target_names();
+    let hint = dockopt_manifest::did_you_mean(name, names.iter().copied())
+        .unwrap_or_else(|| format!("the targets are: {}", names.join(", ")));
+    format!("{}: no target `{name}`; {hint}", manifest.file)
 }

@@ -3,12 +3,14 @@
 //! BuildKit runs it as a container whose stdin/stdout carry gRPC to the `LLBBridge`. It reads the
 //! manifest from the `dockerfile` local, plans every target globally, emits one LLB graph in which
 //! every shared step is one op, solves the requested target (or every target) and returns the
-//! image with its config. The only crate that speaks gRPC; stdout belongs to the protocol, so it
-//! never prints there.
+//! image with its config; asked a subrequest (`docker buildx build --print=targets`), it parses
+//! the manifest and answers instead. The only crate that speaks gRPC; stdout belongs to the
+//! protocol, so it never prints there.
 
 mod bridge;
 mod build;
 mod opts;
+mod subrequest;
 
 use std::process::ExitCode;
 

@@ -49,6 +49,14 @@ impl Opts {
             .collect()
     }
 
+    /// `requestid`: the subrequest a client asks for instead of a build (`--print`, `--call`).
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        self.raw
+            .get("requestid")
+            .map(String::as_str)
+            .filter(|r| !r.is_empty())
+    }
+
     /// `--build-arg NAME=VALUE` values for the manifest: every one but the names BuildKit
     /// (`BUILDKIT_*`) and dockopt (`DOCKOPT_*`) reserve.
     pub(crate) fn build_args(&self) -> BTreeMap<String, String> {
@@ -129,6 +137,7 @@ mod tests {
             ("BUILDKIT_FRONTEND_OPT_5", "build-arg:BUILDKIT_SYNTAX=img"),
             ("BUILDKIT_FRONTEND_OPT_6", "build-arg:DOCKOPT_TARGETS=a, b,"),
             ("BUILDKIT_FRONTEND_OPT_7", "force-network-mode=host"),
+            ("BUILDKIT_FRONTEND_OPT_8", "requestid=frontend.targets"),
             ("BUILDKIT_SESSION_ID", "s1"),
             ("HOME", "/root"),
         ]
@@ -144,5 +153,7 @@ mod tests {
         assert_eq!(o.target(), None);
         assert_eq!(o.session.as_deref(), Some("s1"));
         assert_eq!(o.resolve_mode(), "default");
+        assert_eq!(o.request_id(), Some("frontend.targets"));
+        assert_eq!(Opts::default().request_id(), None);
     }
 }

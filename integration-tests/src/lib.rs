@@ -56,7 +56,18 @@ pub fn engine_ready() {
         "the frontend image {FRONTEND} is missing; run scripts/frontend-image"
     );
     if !run(&["image", "inspect", BUSYBOX]).status.success() {
-        import_busybox(BUSYBOX);
+        // Test processes start together (nextest): one imports, the others wait and find it.
+        let lock = std::env::temp_dir().join("dockopt-it-busybox.lock");
+        let started = std::time::Instant::now();
+        while std::fs::create_dir(&lock).is_err()
+            && started.elapsed() < std::time::Duration::from_secs(60)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if !run(&["image", "inspect", BUSYBOX]).status.success() {
+            import_busybox(BUSYBOX);
+        }
+        std::fs::remove_dir(&lock).ok();
     }
 }
 

@@ -266,6 +266,8 @@ fn the_same_manifest_gives_the_same_llb_digests() {
     );
     assert!(a_ok && b_ok, "{a}\n{b}");
     assert_eq!(digests(&a).len(), 6, "{a}");
+    // Equal only if there is something to compare (buildx 0.13's plain progress has no digests).
+    assert!(digests(&a).iter().all(|(_, d)| !d.is_empty()), "{a}");
     assert_eq!(digests(&a), digests(&b));
     // --no-cache really ran the steps again.
     assert!(steps(&b).iter().all(|v| !v.cached), "{b}");
@@ -284,7 +286,8 @@ fn bad_manifests_report_file_line_and_column() {
     assert!(!ok_build);
     assert!(progress.contains("bad.yaml:5:46"), "{progress}");
     assert!(progress.contains("no step is named `b`"), "{progress}");
-    assert!(progress.contains("code = InvalidArgument"), "{progress}");
+    // The gRPC code, as either client words it ("code = InvalidArgument", "InvalidArgument: …").
+    assert!(progress.contains("InvalidArgument"), "{progress}");
 
     let (ok_build, progress) = build(&fixture("toolbox"), FILE, &["--target", "nope"]);
     assert!(!ok_build);

@@ -17,6 +17,6 @@ mod subst;
 mod suggest;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
-pub use model::{Action, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target};
+pub use model::{Action, Arg, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target};
 pub use parse::parse;
 pub use suggest::did_you_mean;

@@ -11,6 +11,8 @@ pub struct Manifest {
     pub file: String,
     /// Final values of the declared args (defaults overridden by build args).
     pub args: BTreeMap<String, String>,
+    /// The declared args by name: default, where declared, where used (`--print=outline`).
+    pub declared_args: BTreeMap<String, Arg>,
     /// Build args that name no declared arg (Docker warns about these; they change nothing).
     pub unused_build_args: Vec<String>,
     /// The target built when none is asked for: top-level `default:`, else the first declared.
@@ -21,6 +23,17 @@ pub struct Manifest {
     pub targets: Vec<Target>,
     /// `(a, b)`: step `a` runs before step `b` wherever both appear (as declared, not closed).
     pub after: Vec<(usize, usize)>,
+}
+
+/// A declared arg (`args:`), for tools that list them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arg {
+    /// Its default, as declared.
+    pub default: String,
+    /// Where it is declared (its key under `args:`).
+    pub span: Span,
+    /// The values that substitute it, in the order they were read (each once).
+    pub uses: Vec<Span>,
 }
 
 /// One distinct step. Two declarations are the same step when action and context are equal.

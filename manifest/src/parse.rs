@@ -7,8 +7,10 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Span};
 use crate::image_ref;
-use crate::model::{Action, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target};
-use crate::subst::{Mode, SubstError, substitute};
+use crate::model::{
+    Action, Arg, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
+};
+use crate::subst::{Mode, SubstError, substitute_noting};
 use crate::suggest::did_you_mean;
 
 const TOP_KEYS: &[&str] = &["version", "args", "defaults", "steps", "targets", "default"];
@@ -86,6 +88,7 @@ pub fn parse(
     let mut p = Parser {
         errors: Vec::new(),
         args: BTreeMap::new(),
+        declared_args: BTreeMap::new(),
         name_lookup: BTreeMap::new(),
         broken_steps: BTreeSet::new(),
         broken_defaults: false,
@@ -116,6 +119,8 @@ pub fn parse(
 struct Parser {
     errors: Vec<Diagnostic>,
     args: BTreeMap<String, String>,
+    /// Declared args: default, declaration and the values that use them.
+    declared_args: BTreeMap<String, Arg>,
     /// Step names → ids, once interned.
     name_lookup: BTreeMap<String, usize>,
     /// Names of declared steps that had errors: uses of them are not errors of their own.
@@ -243,6 +248,14 @@ impl Parser {
                     .scalar(v, &field, "a default value")
                     .map(|s| s.as_str().to_owned())
                     .unwrap_or_default();
+                self.declared_args.insert(
+                    k.as_str().to_owned(),
+                    Arg {
+                        default: value.clone(),
+                        span: Span::of(k.span()),
+                        uses: Vec::new(),
+                    },
+                );
                 self.args.insert(k.as_str().to_owned(), value);
             }
         }
@@ -384,6 +397,7 @@ impl Parser {
         Some(Manifest {
             file: file.to_owned(),
             args: std::mem::take(&mut self.args),
+            declared_args: std::mem::take(&mut self.declared_args),
             unused_build_args,
             default_target: default_target?,
             steps,
@@ -499,8 +513,22 @@ impl Parser {
     }
 
     fn subst(&mut self, s: &MarkedScalarNode, field: &str, mode: Mode) -> Option<String> {
-        match substitute(s.as_str(), &self.args, mode) {
-            Ok(v) => Some(v),
+        let mut used = Vec::new();
+        match substitute_noting(s.as_str(), &self.args, mode, &mut |n| {
+            used.push(n.to_owned());
+        }) {
+            Ok(v) => {
+                let at = Span::of(s.span());
+                for name in used {
+                    if let Some(arg) = self.declared_args.get_mut(&name) {
+                        // A value read twice (defaults applied to several targets) counts once.
+                        if !arg.uses.contains(&at) {
+                            arg.uses.push(at);
+                        }
+                    }
+                }
+                Some(v)
+            }
             Err(SubstError::Unknown(name)) => {
                 let declared: Vec<&str> = self.args.keys().map(String::as_str).collect();
                 let help = did_you_mean(&name, declared.iter().copied()).or_else(|| {

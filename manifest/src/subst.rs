@@ -29,10 +29,21 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Substitutes every reference to a declared arg in `text`.
+#[cfg(test)]
 pub(crate) fn substitute(
     text: &str,
     args: &BTreeMap<String, String>,
     mode: Mode,
+) -> Result<String, SubstError> {
+    substitute_noting(text, args, mode, &mut |_| {})
+}
+
+/// [`substitute`], calling `used` with the name of every declared arg it substitutes.
+pub(crate) fn substitute_noting(
+    text: &str,
+    args: &BTreeMap<String, String>,
+    mode: Mode,
+    used: &mut dyn FnMut(&str),
 ) -> Result<String, SubstError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -54,7 +65,10 @@ pub(crate) fn substitute(
             let name = &inner[..close];
             let plain = name.starts_with(is_name_start) && name.chars().all(is_name_char);
             match (plain, args.get(name), mode) {
-                (true, Some(value), _) => out.push_str(value),
+                (true, Some(value), _) => {
+                    used(name);
+                    out.push_str(value);
+                }
                 (true, None, Mode::Strict) => return Err(SubstError::Unknown(name.to_owned())),
                 (false, _, Mode::Strict) => {
                     return Err(SubstError::Malformed(format!("${{{name}}}")));
@@ -68,7 +82,10 @@ pub(crate) fn substitute(
                 .unwrap_or(after.len());
             let name = &after[..len];
             match (args.get(name), mode) {
-                (Some(value), _) => out.push_str(value),
+                (Some(value), _) => {
+                    used(name);
+                    out.push_str(value);
+                }
                 (None, Mode::Strict) => return Err(SubstError::Unknown(name.to_owned())),
                 (None, Mode::Shell) => {
                     out.push('$');
@@ -103,6 +120,19 @@ mod tests {
             substitute("x $DEBIAN-y", &args(), Mode::Shell),
             Ok("x bookworm-y".into())
         );
+    }
+
+    #[test]
+    fn substituted_names_are_noted() {
+        let mut seen = Vec::new();
+        let out = substitute_noting(
+            "$DEBIAN ${DEBIAN} $$DEBIAN $HOME",
+            &args(),
+            Mode::Shell,
+            &mut |n| seen.push(n.to_owned()),
+        );
+        assert_eq!(out, Ok("bookworm bookworm $$DEBIAN $HOME".into()));
+        assert_eq!(seen, ["DEBIAN", "DEBIAN"]);
     }
 
     #[test]

@@ -344,3 +344,33 @@ targets:
         &["m.yaml:2:12: defaults.form: unknown key `form` (did you mean `from`?)"],
     );
 }
+
+#[test]
+fn declared_args_keep_their_default_declaration_and_uses() {
+    let text = "\
+version: 1
+args:
+  DEBIAN: bookworm
+  UNUSED: x
+defaults: {from: \"debian:${DEBIAN}\"}
+steps:
+  a: {run: echo $DEBIAN}
+targets:
+  t1: {steps: [a]}
+  t2: {steps: [a]}
+";
+    let m = parse(
+        "m.yaml",
+        text,
+        &BTreeMap::from([("DEBIAN".to_owned(), "trixie".to_owned())]),
+    )
+    .expect("valid");
+    let debian = &m.declared_args["DEBIAN"];
+    assert_eq!(debian.default, "bookworm", "the default, not the build arg");
+    assert_eq!((debian.span.line, debian.span.column), (3, 3));
+    let mut lines: Vec<usize> = debian.uses.iter().map(|s| s.line).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, [5, 7], "each value that names it, once");
+    assert_eq!(m.args["DEBIAN"], "trixie");
+    assert!(m.declared_args["UNUSED"].uses.is_empty());
+}
