@@ -11,18 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// reach past the parsers.
 static DEEP: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
-/// splitmix64.
-struct Rng(u64);
+use crate::rng::Rng;
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
     fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             0

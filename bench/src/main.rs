@@ -12,6 +12,7 @@
 mod fuzz;
 mod instance;
 mod placement;
+mod rng;
 mod shapes;
 
 use std::path::{Path, PathBuf};

@@ -140,11 +140,6 @@ pub fn solve_keeping(
         orders[t] = prefix.iter().chain(order).copied().collect();
     }
     let cost = cost_of(problem, &orders);
-    let listed: Vec<Vec<StepId>> = problem
-        .targets
-        .iter()
-        .map(|t| t.steps.iter().chain(&t.tail).copied().collect())
-        .collect();
     let distinct = problem.distinct_step_bound();
     let optimal = cost <= distinct + 1e-9 * cost.abs().max(1.0);
     let groups = vec![GroupReport {
@@ -160,7 +155,7 @@ pub fn solve_keeping(
         plan: Plan {
             orders,
             cost,
-            as_listed_cost: cost_of(problem, &listed),
+            as_listed_cost: cost_of(problem, &problem.listed_orders()),
             no_sharing_cost: problem.no_sharing_cost(),
             lower_bound: distinct.min(cost),
             optimal,

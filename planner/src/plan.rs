@@ -182,11 +182,6 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
         groups.push(report(problem, &group, &solved, &orders));
     }
     let cost = cost_of(problem, &orders);
-    let listed: Vec<Vec<StepId>> = problem
-        .targets
-        .iter()
-        .map(|t| t.steps.iter().chain(&t.tail).copied().collect())
-        .collect();
     let mut lower_bound: f64 = groups.iter().map(|g| g.lower_bound).sum();
     let mut optimal = groups.iter().all(|g| g.optimal);
     // Tails of different groups can meet in one trie node; then the per-group proofs do not add up.
@@ -197,7 +192,7 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
     Ok(Plan {
         orders,
         cost,
-        as_listed_cost: cost_of(problem, &listed),
+        as_listed_cost: cost_of(problem, &problem.listed_orders()),
         no_sharing_cost: problem.no_sharing_cost(),
         lower_bound: lower_bound.max(problem.distinct_step_bound()).min(cost),
         optimal,

@@ -112,6 +112,15 @@ impl Problem {
         Ok(())
     }
 
+    /// Every target's steps in the order the caller listed them, then its tail.
+    #[must_use]
+    pub fn listed_orders(&self) -> Vec<Vec<StepId>> {
+        self.targets
+            .iter()
+            .map(|t| t.steps.iter().chain(&t.tail).copied().collect())
+            .collect()
+    }
+
     /// Cost of running every target's steps with no sharing at all.
     #[must_use]
     pub fn no_sharing_cost(&self) -> f64 {
