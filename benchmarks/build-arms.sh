@@ -83,9 +83,12 @@ arm_seq() { # $1 = a|b
 arm_c() {
   prune
   local start; start=$(now); : > "$work/arm-c.log"
+  # One log per build (concurrent builds would interleave their lines), counted together after.
   printf '%s\n' $targets | xargs -P "$cores" -I{} sh -c \
-    "DOCKER_BUILDKIT=1 '$D' build --progress=plain -f '$work/Dockerfile.a.{}' -t 'bench-c:{}' '$work/ctx' >>'$work/arm-c.log' 2>&1"
-  echo "$(elapsed "$start") $(steps_in "$work/arm-c.log")"
+    "DOCKER_BUILDKIT=1 '$D' build --progress=plain -f '$work/Dockerfile.a.{}' -t 'bench-c:{}' '$work/ctx' >'$work/arm-c.{}.log' 2>&1"
+  local secs; secs=$(elapsed "$start")
+  cat "$work"/arm-c.*.log > "$work/arm-c.log"
+  echo "$secs $(steps_in "$work/arm-c.log")"
 }
 
 arm_d() { # $1 = label; prints "seconds steps-run work-measured"
@@ -93,7 +96,16 @@ arm_d() { # $1 = label; prints "seconds steps-run work-measured"
   $bin build "$M" --tag-prefix bench-d --progress plain >"$work/arm-$1.out" 2>"$work/arm-$1.err"
   local secs; secs=$(elapsed "$start")
   tail -n 1 "$work/arm-$1.out" >&2
-  echo "$secs $(tail -n 1 "$work/arm-$1.out" | sed -E 's/.*: ([0-9]+) steps ran \(([0-9.]+) s of work.*/\1 \2/')"
+  # "built … in …: N steps ran (W of work; …)" → "N W" with W in seconds.
+  echo "$secs $(tail -n 1 "$work/arm-$1.out" | python3 -c '
+import re, sys
+line = sys.stdin.read()
+m = re.search(r": (\d+) steps ran \((.*?) of work", line)
+def secs(t):
+    h = re.search(r"(\d+) h", t); mi = re.search(r"(\d+) min", t); s = re.search(r"([\d.]+) s", t)
+    return sum(float(x.group(1)) * k for x, k in ((h, 3600), (mi, 60), (s, 1)) if x)
+print(m.group(1), round(secs(m.group(2)), 1)) if m else print("? ?")
+')"
 }
 
 {
