@@ -318,7 +318,7 @@ fn load(
         options,
     })
     .map_err(|e| match e {
-        dockopt_project::Error::Manifest(m) => Failure::User(m),
+        dockopt_project::Error::Manifest(m, _) => Failure::User(m),
         dockopt_project::Error::Lock(m) => Failure::User(format!(
             "error: {m}\n  help: fix it, or move it away and run `dockopt plan --lock` to write a new one\n"
         )),

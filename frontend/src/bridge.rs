@@ -145,10 +145,12 @@ impl Bridge {
         &mut self,
         code: tonic::Code,
         message: String,
+        details: Vec<prost_types::Any>,
     ) -> Result<(), tonic::Status> {
         let error = Status {
             code: code as i32,
             message,
+            details,
         };
         self.client
             .r#return(ReturnRequest {

@@ -24,6 +24,8 @@ pub(crate) struct Outcome {
 pub(crate) enum Failure {
     /// The user's input is wrong; the message says where.
     User(String),
+    /// The manifest is wrong: its diagnostics, and its text (BuildKit shows the lines at fault).
+    Manifest(dockopt_manifest::Diagnostics, String),
     /// BuildKit refused or failed something.
     Daemon(tonic::Status),
     /// dockopt itself is wrong.
@@ -39,21 +41,62 @@ impl From<tonic::Status> for Failure {
 }
 
 impl Failure {
-    /// The gRPC status the user sees through `docker build`.
-    pub(crate) fn into_status(self) -> (tonic::Code, String) {
+    /// The gRPC status the user sees through `docker build`: a code, one clean message, and
+    /// details BuildKit understands. A user error is sent with code `Unknown`, which BuildKit
+    /// prints as the bare message (any other code is prefixed with its name once per layer it
+    /// passes: `InvalidArgument: InvalidArgument: …`); a manifest error carries BuildKit's
+    /// `errdefs.Source` detail per problem, so the client prints the manifest lines at fault.
+    pub(crate) fn into_status(self) -> (tonic::Code, String, Vec<prost_types::Any>) {
         match self {
-            Self::User(m) => (tonic::Code::InvalidArgument, m),
-            Self::Daemon(s) => (s.code(), s.message().to_owned()),
+            Self::User(m) => (tonic::Code::Unknown, m, Vec::new()),
+            Self::Manifest(d, text) => {
+                let details = d
+                    .errors
+                    .iter()
+                    .take(MAX_SOURCES)
+                    .map(|e| source_detail(&d.file, &text, e.span))
+                    .collect();
+                (tonic::Code::Unknown, d.to_string(), details)
+            }
+            Self::Daemon(s) => (s.code(), s.message().to_owned(), Vec::new()),
             Self::Internal(m) => (
                 tonic::Code::Internal,
                 format!("dockopt internal error: {m}"),
+                Vec::new(),
             ),
             // The wording buildx looks for to fall back (it cannot read typed errors from v0.8).
             Self::UnsupportedRequest(id) => (
                 tonic::Code::Unimplemented,
                 format!("unsupported request {id}"),
+                Vec::new(),
             ),
         }
+    }
+}
+
+/// Problems sent with their place (BuildKit prints a snippet for each).
+const MAX_SOURCES: usize = 8;
+
+/// BuildKit's `errdefs.Source` error detail (registered as JSON under this type URL since
+/// BuildKit 0.8): the file, its text, and the range at fault (lines from 1).
+fn source_detail(file: &str, text: &str, span: dockopt_manifest::Span) -> prost_types::Any {
+    use base64::Engine as _;
+    let line = i64::try_from(span.line).unwrap_or(i64::MAX).max(1);
+    let character = i64::try_from(span.column).unwrap_or(0);
+    let value = serde_json::json!({
+        "info": {
+            "filename": file,
+            "data": base64::engine::general_purpose::STANDARD.encode(text),
+            "language": "YAML",
+        },
+        "ranges": [{
+            "start": {"line": line, "character": character},
+            "end": {"line": line, "character": character},
+        }],
+    });
+    prost_types::Any {
+        type_url: "github.com/moby/buildkit/errdefs.Source+json".into(),
+        value: value.to_string().into_bytes(),
     }
 }
 
@@ -124,6 +167,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     })
     .map_err(|e| match e {
         dockopt_project::Error::Planner(p) => Failure::Internal(p.to_string()),
+        dockopt_project::Error::Manifest(_, d) => Failure::Manifest(d, text.clone()),
         other => Failure::User(other.to_string()),
     })?;
     let manifest = &planned.manifest;
@@ -255,7 +299,7 @@ async fn answer(bridge: &mut Bridge, opts: &Opts, id: &str) -> Result<Outcome, F
     } else {
         let (filename, _, text) = read_manifest(bridge, opts).await?;
         let manifest = dockopt_manifest::parse(&filename, &text, &opts.build_args())
-            .map_err(|d| Failure::User(d.render(&text).trim_end().to_owned()))?;
+            .map_err(|d| Failure::Manifest(d, text.clone()))?;
         if request == Request::Targets {
             subrequest::targets(&manifest, &text)
         } else {

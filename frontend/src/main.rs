@@ -41,8 +41,8 @@ fn main() -> ExitCode {
                 returned
             }
             Err(failure) => {
-                let (code, message) = failure.into_status();
-                bridge.return_error(code, message).await
+                let (code, message, details) = failure.into_status();
+                bridge.return_error(code, message, details).await
             }
         };
         match returned {

@@ -192,10 +192,113 @@ pub fn vertices(progress: &str) -> Vec<Vertex> {
         .collect()
 }
 
+/// Parses buildx's `--progress=rawjson` output (a stream of BuildKit `SolveStatus` JSON
+/// objects, then possibly an error in plain text) into vertices, in order of first appearance;
+/// the vertex digests come from here on clients whose plain progress does not print them.
+#[must_use]
+pub fn vertices_rawjson(progress: &str) -> Vec<Vertex> {
+    let mut by_digest: BTreeMap<String, Vertex> = BTreeMap::new();
+    let mut order = Vec::new();
+    let start = progress.find('{').unwrap_or(progress.len());
+    let stream =
+        serde_json::Deserializer::from_str(&progress[start..]).into_iter::<serde_json::Value>();
+    for status in stream.map_while(Result::ok) {
+        let Some(list) = status.get("vertexes").and_then(|v| v.as_array()) else {
+            continue;
+        };
+        for v in list {
+            let Some(digest) = v.get("digest").and_then(|d| d.as_str()) else {
+                continue;
+            };
+            let entry = by_digest.entry(digest.to_owned()).or_insert_with(|| {
+                order.push(digest.to_owned());
+                Vertex {
+                    digest: digest.to_owned(),
+                    ..Vertex::default()
+                }
+            });
+            if let Some(name) = v.get("name").and_then(|n| n.as_str()) {
+                name.clone_into(&mut entry.name);
+            }
+            if v.get("cached").and_then(serde_json::Value::as_bool) == Some(true) {
+                entry.cached = true;
+            }
+            if v.get("completed").is_some_and(|c| !c.is_null()) {
+                entry.done = true;
+            }
+            if v.get("error")
+                .and_then(|e| e.as_str())
+                .is_some_and(|e| !e.is_empty())
+            {
+                entry.error = true;
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|d| by_digest.remove(&d))
+        .collect()
+}
+
+/// The engine's major version (20 for Debian 12's 20.10, 26 for the side-by-side engine).
+#[must_use]
+pub fn engine_major() -> u32 {
+    let v = run(&["version", "--format", "{{.Server.Version}}"]);
+    String::from_utf8_lossy(&v.stdout)
+        .trim()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether the client builds through buildx (it can print `--progress=rawjson`).
+#[must_use]
+pub fn client_has_buildx() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        docker()
+            .args(["buildx", "version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// `docker build` that reports every vertex with its digest: rawjson progress through buildx,
+/// plain progress (which prints digests) on the classic 20.10 client. (success, vertices, log).
+#[must_use]
+pub fn build_vertices(context: &Path, file: &str, args: &[&str]) -> (bool, Vec<Vertex>, String) {
+    let progress = if client_has_buildx() {
+        "rawjson"
+    } else {
+        "plain"
+    };
+    let mut cmd = docker();
+    cmd.arg("build")
+        .arg(format!("--progress={progress}"))
+        .arg("-f")
+        .arg(context.join(file));
+    cmd.args(args).arg(context);
+    let out = cmd.output().expect("docker build runs");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    let vs = if progress == "rawjson" {
+        vertices_rawjson(&log)
+    } else {
+        vertices(&log)
+    };
+    (out.status.success(), vs, log)
+}
+
 /// The vertices that are build steps (`RUN …` or `COPY …`).
 #[must_use]
 pub fn steps(progress: &str) -> Vec<Vertex> {
-    vertices(progress)
+    step_vertices(vertices(progress))
+}
+
+/// The build steps (`RUN …` or `COPY …`) among `vertices`.
+#[must_use]
+pub fn step_vertices(vertices: Vec<Vertex>) -> Vec<Vertex> {
+    vertices
         .into_iter()
         .filter(|v| v.name.starts_with("RUN ") || v.name.starts_with("COPY "))
         .collect()

@@ -85,8 +85,9 @@ pub struct Planned {
 /// Why planning failed.
 #[derive(Debug, PartialEq)]
 pub enum Error {
-    /// The manifest is wrong: the rendered diagnostic (file, line, column, field).
-    Manifest(String),
+    /// The manifest is wrong: the rendered diagnostics (file, line, column, field, snippet) and
+    /// the diagnostics themselves.
+    Manifest(String, dockopt_manifest::Diagnostics),
     /// The lock is not a lock: file, line and column where known.
     Lock(String),
     /// The planner refused (a method's limits, or an internal inconsistency).
@@ -96,7 +97,7 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Manifest(m) | Error::Lock(m) => f.write_str(m.trim_end()),
+            Error::Manifest(m, _) | Error::Lock(m) => f.write_str(m.trim_end()),
             Error::Planner(e) => write!(f, "{e}"),
         }
     }
@@ -110,7 +111,7 @@ impl std::error::Error for Error {}
 /// A manifest or lock that is wrong, or a planner limit (see [`Error`]).
 pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
     let manifest = dockopt_manifest::parse(input.file, input.text, input.build_args)
-        .map_err(|d| Error::Manifest(d.render(input.text)))?;
+        .map_err(|d| Error::Manifest(d.render(input.text), d))?;
     let mut warnings = Vec::new();
     let keys: Vec<String> = manifest.steps.iter().map(step_key).collect();
     let mut problem = manifest.problem();
