@@ -91,6 +91,7 @@ pub(crate) struct Request<'a> {
     pub(crate) cache_to: &'a [String],
     pub(crate) platform: Option<&'a str>,
     pub(crate) builder: Option<&'a str>,
+    pub(crate) pull: bool,
     /// The frontend image, passed as `BUILDKIT_SYNTAX`.
     pub(crate) frontend: String,
     /// Whether the plan kept the lock (else the frontend is told to ignore it too).
@@ -336,6 +337,7 @@ pub(crate) fn run(planned: &Planned, req: &Request<'_>, sink: &mut Sink) -> Repo
             cache_to: req.cache_to,
             platform: req.platform,
             builder: req.builder,
+            pull: req.pull,
         };
         let (tx, rx) = mpsc::channel();
         match spawn(&spec, 0, &tx) {
@@ -422,6 +424,7 @@ pub(crate) fn run(planned: &Planned, req: &Request<'_>, sink: &mut Sink) -> Repo
                 cache_to: req.cache_to,
                 platform: req.platform,
                 builder: req.builder,
+                pull: req.pull,
             };
             sink.event(&Event::VariantStarted { name });
             match spawn(&spec, next_id, &tx) {
@@ -666,6 +669,7 @@ pub(crate) fn print_commands(planned: &Planned, req: &Request<'_>, out: &mut imp
             cache_to: req.cache_to,
             platform: req.platform,
             builder: req.builder,
+            pull: req.pull,
         };
         let _ = writeln!(out, "{}", engine::shell_line(&engine::build_command(&spec)));
     }

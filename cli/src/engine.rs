@@ -36,6 +36,8 @@ pub(crate) struct BuildSpec<'a> {
     pub(crate) platform: Option<&'a str>,
     /// Build through `docker buildx build --builder NAME --load` instead of `docker build`.
     pub(crate) builder: Option<&'a str>,
+    /// `--pull`.
+    pub(crate) pull: bool,
 }
 
 /// The `docker build` command of `spec`, with BuildKit and plain progress.
@@ -68,6 +70,9 @@ pub(crate) fn build_command(spec: &BuildSpec<'_>) -> Command {
     }
     if spec.no_cache {
         cmd.arg("--no-cache");
+    }
+    if spec.pull {
+        cmd.arg("--pull");
     }
     if let Some(n) = spec.network {
         cmd.arg("--network").arg(n);

@@ -174,6 +174,10 @@ struct BuildArgs {
     /// Push every tag of every variant that built.
     #[arg(long)]
     push: bool,
+    /// Resolve base images from their registry, not from the local engine (`docker build
+    /// --pull`): every engine then pins the same base digests, so caches match across machines.
+    #[arg(long)]
+    pull: bool,
     /// The frontend image (default: the manifest's `# syntax=` line, else
     /// `dockopt/frontend:local`).
     #[arg(long, value_name = "IMAGE")]
@@ -308,7 +312,13 @@ fn load(
         None
     };
     let times = read_beside(&dockopt_project::times_name(&file))?;
-    let build_args: BTreeMap<String, String> = build_args.iter().cloned().collect();
+    // Build args BuildKit (`BUILDKIT_*`) and dockopt (`DOCKOPT_*`) read are not the manifest's,
+    // as in the frontend.
+    let build_args: BTreeMap<String, String> = build_args
+        .iter()
+        .filter(|(k, _)| !k.starts_with("BUILDKIT_") && !k.starts_with("DOCKOPT_"))
+        .cloned()
+        .collect();
     let planned = dockopt_project::plan(&dockopt_project::Input {
         file: &file,
         text: &text,
@@ -564,6 +574,7 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         cache_to: &args.cache_to,
         platform: args.platform.as_deref(),
         builder: args.builder.as_deref(),
+        pull: args.pull,
         frontend: frontend_image(args.frontend.as_deref(), &text),
         use_lock: !args.no_lock,
     };
@@ -574,7 +585,12 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         build_cmd::print_commands(&planned, &request, &mut out);
         return Ok(());
     }
-    if !engine::has_image(&request.frontend) {
+    // A frontend from a registry is pulled by the engine; a local name must be there already.
+    let from_registry = request
+        .frontend
+        .split_once('/')
+        .is_some_and(|(host, _)| host.contains('.') || host.contains(':') || host == "localhost");
+    if !from_registry && !engine::has_image(&request.frontend) {
         let how = if request.frontend == DEFAULT_FRONTEND {
             "make it with `scripts/frontend-image` in a dockopt checkout".to_owned()
         } else {

@@ -301,3 +301,139 @@ fn other_platforms_are_refused_clearly() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A cache shared through a registry: an engine builds and pushes every variant with its cache
+/// inline; a new, empty engine builds the same manifest with `--cache-from` and runs nothing;
+/// after one step is edited it runs that step only. Needs the Docker 26 engine of
+/// `scripts/docker26-up` (this test restarts it empty) and the registry of
+/// `scripts/registry-up`; `.ci/run` runs it alone with `DOCKOPT_REGISTRY_TEST=1`.
+#[test]
+fn a_cache_pushed_by_one_engine_is_used_by_a_new_empty_one() {
+    if std::env::var_os("DOCKOPT_REGISTRY_TEST").is_none() {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped: set DOCKOPT_REGISTRY_TEST=1 with the 26 engine and the registry up\n",
+        );
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let registry = std::env::var("DOCKOPT_REGISTRY").unwrap_or_else(|_| "localhost:5000".into());
+    let restart = || {
+        let down = Command::new(root.join("scripts/docker26-down"))
+            .arg("--purge")
+            .output()
+            .expect("docker26-down");
+        assert!(down.status.success(), "{}", text(&down.stderr));
+        let up = Command::new(root.join("scripts/docker26-up"))
+            .output()
+            .expect("docker26-up");
+        assert!(up.status.success(), "{}", text(&up.stderr));
+    };
+    // The frontend and the base come from the registry, so both engines use the same bytes.
+    engine_ready();
+    let frontend = format!("{registry}/dockopt-it/frontend:cache");
+    let base = format!("{registry}/dockopt-it/busybox:cache");
+    for (local, remote) in [
+        ("dockopt/frontend:local", &frontend),
+        ("dockopt-test/busybox:latest", &base),
+    ] {
+        let _ = ok(&["tag", local, remote]);
+        let _ = ok(&["push", remote]);
+    }
+    let dir = scratch_dir("registry-cache");
+    let body = |c: &str| {
+        format!(
+            "# syntax={frontend}\nversion: 1\nargs: {{SALT: ''}}\ndefaults: {{from: '{base}'}}\nsteps:\n  a: {{run: 'echo ${{SALT}} > /a && sleep 1', time: 5}}\n  b: {{run: 'echo b > /b', after: [a], time: 2}}\n  c: {{run: '{c}', after: [a], time: 2}}\ntargets:\n  x: {{steps: [a, b]}}\n  y: {{steps: [a, c]}}\n"
+        )
+    };
+    let m = write_manifest(&dir, &body("echo c > /c"));
+    let salt = salt("regcache");
+    let salt_arg = format!("SALT={salt}");
+    let pushed = format!("{registry}/dockopt-it/{}", salt.to_lowercase());
+    let events = |out: &Output, kind: &str| -> Vec<String> {
+        text(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == kind)
+            .map(|e| e["step"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let first = dockopt(&[
+        "build",
+        &m,
+        "--tag-prefix",
+        &pushed,
+        "--build-arg",
+        &salt_arg,
+        "--cache-to",
+        "type=inline",
+        "--push",
+        "--progress",
+        "json",
+        "--no-lock",
+    ]);
+    assert!(
+        first.status.success(),
+        "{}{}",
+        text(&first.stdout),
+        text(&first.stderr)
+    );
+    assert_eq!(
+        events(&first, "step-done").len(),
+        3,
+        "{}",
+        text(&first.stdout)
+    );
+
+    restart();
+    let from_x = format!("{pushed}:x");
+    let from_y = format!("{pushed}:y");
+    let args = [
+        "build",
+        &m,
+        "--tag-prefix",
+        "dockopt-it/regcache",
+        "--build-arg",
+        &salt_arg,
+        "--cache-from",
+        &from_x,
+        "--cache-from",
+        &from_y,
+        "--progress",
+        "json",
+        "--no-lock",
+    ];
+    let second = dockopt(&args);
+    assert!(
+        second.status.success(),
+        "{}{}",
+        text(&second.stdout),
+        text(&second.stderr)
+    );
+    assert!(
+        events(&second, "step-done").is_empty(),
+        "{}",
+        text(&second.stdout)
+    );
+    let mut cached = events(&second, "step-cached");
+    cached.sort();
+    assert_eq!(cached, ["a", "b", "c"], "{}", text(&second.stdout));
+
+    // One step edited: only it runs, the rest still comes from the pushed cache.
+    restart();
+    write_manifest(&dir, &body("echo c2 > /c"));
+    let third = dockopt(&args);
+    assert!(
+        third.status.success(),
+        "{}{}",
+        text(&third.stdout),
+        text(&third.stderr)
+    );
+    assert_eq!(
+        events(&third, "step-done"),
+        ["c"],
+        "{}",
+        text(&third.stdout)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dockopt_proto::gateway::llb_bridge_client::LlbBridgeClient;
 use dockopt_proto::gateway::{
-    PingRequest, ReadFileRequest, ResolveImageConfigRequest, Result as GwResult, ReturnRequest,
-    SolveRequest, result::Result as ResultKind,
+    CacheOptionsEntry, PingRequest, ReadFileRequest, ResolveImageConfigRequest, Result as GwResult,
+    ReturnRequest, SolveRequest, result::Result as ResultKind,
 };
 use dockopt_proto::{google::rpc::Status, pb};
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -26,6 +26,8 @@ pub(crate) struct Caps {
 /// The `LLBBridge` client.
 pub(crate) struct Bridge {
     client: LlbBridgeClient<Channel>,
+    /// Caches every solve may import from (`--cache-from`): `(type, attrs)`.
+    pub(crate) cache_imports: Vec<crate::opts::CacheImport>,
 }
 
 impl Bridge {
@@ -48,7 +50,10 @@ impl Bridge {
         let client = LlbBridgeClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            cache_imports: Vec::new(),
+        })
     }
 
     /// The daemon's enabled capabilities.
@@ -75,6 +80,14 @@ impl Bridge {
             definition: Some(definition),
             allow_result_return: true,
             allow_result_array_ref: true,
+            cache_imports: self
+                .cache_imports
+                .iter()
+                .map(|(kind, attrs)| CacheOptionsEntry {
+                    r#type: kind.clone(),
+                    attrs: attrs.clone(),
+                })
+                .collect(),
             ..Default::default()
         };
         let res = self.client.solve(req).await?.into_inner();

@@ -173,6 +173,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let manifest = &planned.manifest;
     let plan = &planned.plan;
     let network = opts.network().map_err(Failure::User)?;
+    bridge.cache_imports = opts.cache_imports().map_err(Failure::User)?;
     if let Some(p) = opts.platform() {
         let host = format!("linux/{}", host_arch());
         let asked: Vec<&str> = p.split(',').map(str::trim).collect();

@@ -2,6 +2,9 @@
 
 use std::collections::BTreeMap;
 
+/// A cache to import: its type (`registry`, `local`, …) and attributes (`ref`, …).
+pub(crate) type CacheImport = (String, BTreeMap<String, String>);
+
 /// The frontend's options, decoded from `BUILDKIT_FRONTEND_OPT_<i>=<key>=<value>`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Opts {
@@ -100,6 +103,50 @@ impl Opts {
         self.raw.contains_key("no-cache")
     }
 
+    /// Caches to import (`--cache-from`): BuildKit's `cache-imports` option (JSON, a list of
+    /// `{Type, Attrs}`) and the older `cache-from` (comma-separated registry refs). The frontend
+    /// passes them on with every solve; without that the engine never looks at them.
+    pub(crate) fn cache_imports(&self) -> Result<Vec<CacheImport>, String> {
+        let mut out = Vec::new();
+        if let Some(text) = self.raw.get("cache-imports").filter(|t| !t.is_empty()) {
+            let list: Vec<serde_json::Value> = serde_json::from_str(text)
+                .map_err(|e| format!("the cache-imports option is not a JSON list: {e}"))?;
+            for entry in list {
+                let Some(obj) = entry.as_object() else {
+                    return Err("a cache-imports entry is not an object".into());
+                };
+                // Go decodes field names without regard to case; do the same.
+                let field = |name: &str| {
+                    obj.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v)
+                };
+                let kind = field("type")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let attrs = field("attrs")
+                    .and_then(serde_json::Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((kind, attrs));
+            }
+        }
+        if let Some(refs) = self.raw.get("cache-from") {
+            for r in refs.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                out.push((
+                    "registry".to_owned(),
+                    BTreeMap::from([("ref".to_owned(), r.to_owned())]),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether to keep the lock beside the manifest (`--build-arg DOCKOPT_LOCK=off`: plan from
     /// scratch, as `dockopt build --no-lock` does).
     pub(crate) fn use_lock(&self) -> bool {
@@ -137,6 +184,11 @@ mod tests {
             ("BUILDKIT_FRONTEND_OPT_5", "build-arg:BUILDKIT_SYNTAX=img"),
             ("BUILDKIT_FRONTEND_OPT_6", "build-arg:DOCKOPT_TARGETS=a, b,"),
             ("BUILDKIT_FRONTEND_OPT_7", "force-network-mode=host"),
+            (
+                "BUILDKIT_FRONTEND_OPT_8",
+                r#"cache-imports=[{"Type":"registry","Attrs":{"ref":"r/x:1"}},{"type":"local","attrs":{"src":"/c"}}]"#,
+            ),
+            ("BUILDKIT_FRONTEND_OPT_9", "cache-from=r/y:1, r/z:2"),
             ("BUILDKIT_FRONTEND_OPT_8", "requestid=frontend.targets"),
             ("BUILDKIT_SESSION_ID", "s1"),
             ("HOME", "/root"),
@@ -146,6 +198,25 @@ mod tests {
         assert_eq!(o.filename(), "variants.yaml");
         assert_eq!(o.build_args().get("X").map(String::as_str), Some("a=b"));
         assert_eq!(o.build_args().len(), 1);
+        let imports = o.cache_imports().expect("valid");
+        let kinds: Vec<(&str, Option<&str>)> = imports
+            .iter()
+            .map(|(t, a)| {
+                (
+                    t.as_str(),
+                    a.get("ref").or_else(|| a.get("src")).map(String::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("registry", Some("r/x:1")),
+                ("local", Some("/c")),
+                ("registry", Some("r/y:1")),
+                ("registry", Some("r/z:2"))
+            ]
+        );
         assert_eq!(o.all_targets(), Some(vec!["a".to_owned(), "b".to_owned()]));
         assert_eq!(o.network(), Ok(dockopt_proto::pb::NetMode::Host));
         assert_eq!(o.labels().get("team").map(String::as_str), Some("core"));
