@@ -437,3 +437,41 @@ fn a_cache_pushed_by_one_engine_is_used_by_a_new_empty_one() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_bake_file_builds_every_variant_through_buildx() {
+    engine_ready();
+    if !dockopt_integration_tests::client_has_buildx() {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped: this client has no buildx (run with the 26 engine of scripts/docker26-up)\n",
+        );
+        return;
+    }
+    let dir = copy_fixture("toolbox");
+    let m = dir.join("variants.yaml");
+    let salt = salt("bake");
+    let prefix = format!("dockopt-it/{}", salt.to_lowercase());
+    let salt_arg = format!("SALT={salt}");
+    let out = dockopt(&[
+        "bake",
+        m.to_str().expect("utf-8"),
+        "--tag-prefix",
+        &prefix,
+        "--build-arg",
+        &salt_arg,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(dir.join("docker-bake.json"), &out.stdout).expect("write");
+    let bake = dockopt_integration_tests::docker()
+        .current_dir(&dir)
+        .args(["buildx", "bake", "-f", "docker-bake.json", "--load"])
+        .output()
+        .expect("bake runs");
+    assert!(bake.status.success(), "{}", text(&bake.stderr));
+    for target in ["devel", "full", "git", "minimal", "scripting"] {
+        assert_eq!(cat(&format!("{prefix}:{target}"), "/tools/.salt"), salt);
+        let _ = run(&["rmi", "-f", &format!("{prefix}:{target}")]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
