@@ -36,6 +36,7 @@ fn kind(op: &pb::Op) -> &'static str {
         Some(pb::op::Op::Exec(_)) => "exec",
         Some(pb::op::Op::Source(_)) => "source",
         Some(pb::op::Op::File(_)) => "file",
+        Some(pb::op::Op::Merge(_)) => "merge",
         None => "terminal",
     }
 }
@@ -94,7 +95,7 @@ pub(crate) fn llb_json(def: &pb::Definition, variants: &BTreeMap<String, Vec<Str
                             .collect::<Vec<_>>()
                     );
                 }
-                None => {}
+                Some(pb::op::Op::Merge(_)) | None => {}
             }
             v
         })

@@ -76,8 +76,25 @@ impl Bridge {
         &mut self,
         definition: pb::Definition,
     ) -> Result<String, tonic::Status> {
+        self.solve_with(definition, false).await
+    }
+
+    /// Solves and builds the result now (`Evaluate`), rather than when it is first read.
+    pub(crate) async fn solve_evaluated(
+        &mut self,
+        definition: pb::Definition,
+    ) -> Result<String, tonic::Status> {
+        self.solve_with(definition, true).await
+    }
+
+    async fn solve_with(
+        &mut self,
+        definition: pb::Definition,
+        evaluate: bool,
+    ) -> Result<String, tonic::Status> {
         let req = SolveRequest {
             definition: Some(definition),
+            evaluate,
             allow_result_return: true,
             allow_result_array_ref: true,
             cache_imports: self

@@ -147,6 +147,15 @@ impl Opts {
         Ok(out)
     }
 
+    /// Whether to use MergeOp where the engine offers it (`--build-arg DOCKOPT_MERGEOP=off`: the
+    /// FileOp that every engine runs).
+    pub(crate) fn use_mergeop(&self) -> bool {
+        self.raw
+            .get("build-arg:DOCKOPT_MERGEOP")
+            .map(String::as_str)
+            != Some("off")
+    }
+
     /// Whether to keep the lock beside the manifest (`--build-arg DOCKOPT_LOCK=off`: plan from
     /// scratch, as `dockopt build --no-lock` does).
     pub(crate) fn use_lock(&self) -> bool {

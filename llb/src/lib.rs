@@ -14,4 +14,4 @@ mod ops;
 
 pub use graph::{Graph, Output, digest_of};
 pub use image::{BaseConfig, final_config};
-pub use ops::{BuildOptions, Built, LlbError, all_of, build, step_name};
+pub use ops::{BuildOptions, Built, LlbError, all_of, build, merge_of, step_name};

@@ -282,6 +282,21 @@ fn copy_op(srcs: &[String], dest: &str, parent: &Output, source: &Output) -> pb:
     }
 }
 
+/// A MergeOp of every one of `leaves` (engines with the `mergeop` capability): solving it builds
+/// every leaf, each shared op once, with no file copied.
+#[must_use]
+pub fn merge_of(leaves: &[Output]) -> pb::Op {
+    pb::Op {
+        inputs: leaves.iter().map(input).collect(),
+        op: Some(pb::op::Op::Merge(pb::MergeOp {
+            inputs: (0..leaves.len() as i64)
+                .map(|input| pb::MergeInput { input })
+                .collect(),
+        })),
+        ..Default::default()
+    }
+}
+
 /// An op that needs every one of `leaves` and copies nothing from them: it writes `marker` with
 /// `data` on scratch, then copies a pattern that matches nothing out of each leaf. Solving it
 /// builds every leaf (each shared op once) without MergeOp, which BuildKit 0.8 lacks.
