@@ -152,3 +152,89 @@ fn golden_llb_digests_of_every_example() {
     }
     snapshot("golden-llb-digests", &golden);
 }
+
+/// A manifest written into a fresh fixed-name folder.
+fn written(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("dockopt-snap-{}", std::process::id()))
+        .join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("variants.yaml");
+    std::fs::write(&file, text).expect("write");
+    file
+}
+
+/// stderr of a command that must fail with exit 1.
+fn run_failing(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const MATRIX: &str = "\
+version: 1
+steps:
+  update: {run: apt-get update, time: 20}
+  certs: {run: apt-get install -y ca-certificates, after: [update], time: 5}
+targets:
+  py${PY}-${DISTRO}:
+    matrix:
+      PY: [\"3.11\", \"3.12\", \"3.13\"]
+      DISTRO: [bookworm, trixie]
+    exclude:
+      - {PY: \"3.11\", DISTRO: trixie}
+      - {PY: \"3.13\", DISTRO: bookworm}
+    from: debian:${DISTRO}
+    steps:
+      - update
+      - certs
+      - {run: 'apt-get install -y python${PY}', after: [update], time: 30}
+    env: {PYTHON_VERSION: '${PY}'}
+";
+
+/// Matrix expansion (names, bases, steps, config) and its diagnostics, pinned.
+#[test]
+fn matrix_expansion_and_diagnostics() {
+    let m = written("matrix", MATRIX);
+    let dir = m.parent().expect("dir");
+    snapshot("matrix-plan", &run(dir, &["plan", "variants.yaml"]));
+    snapshot(
+        "matrix-dockerfile",
+        &run(
+            dir,
+            &["dockerfile", "variants.yaml", "--target", "py3.13-trixie"],
+        ),
+    );
+    let mut errors = String::new();
+    for (what, from, to) in [
+        (
+            "unknown axis",
+            "- {PY: \"3.11\", DISTRO: trixie}",
+            "- {PY: \"3.11\", DISTR: trixie}",
+        ),
+        ("unknown value", "DISTRO: trixie}", "DISTRO: sid}"),
+        ("collision", "py${PY}-${DISTRO}:", "py${PY}:"),
+        (
+            "empty",
+            "- {PY: \"3.13\", DISTRO: bookworm}",
+            "- {DISTRO: bookworm}\n      - {DISTRO: trixie}",
+        ),
+        (
+            "unknown name reference",
+            "py${PY}-${DISTRO}:",
+            "py${PY}-${DIST}:",
+        ),
+    ] {
+        let bad = written("matrix-bad", &MATRIX.replacen(from, to, 1));
+        errors.push_str(&format!("## {what}\n"));
+        errors.push_str(&run_failing(
+            bad.parent().expect("dir"),
+            &["plan", "variants.yaml"],
+        ));
+    }
+    snapshot("matrix-errors", &errors);
+}

@@ -36,6 +36,8 @@ const TARGET_KEYS: &[&str] = &[
     "labels",
     "expose",
     "tags",
+    "matrix",
+    "exclude",
 ];
 
 /// A step's identity: what it does and the context it does it in.
@@ -301,7 +303,7 @@ impl Parser {
             }
         }
 
-        let mut targets = Vec::new();
+        let mut targets: Vec<RawTarget> = Vec::new();
         let mut first_target = None;
         match top.get_node("targets") {
             None => self.error(
@@ -323,9 +325,27 @@ impl Parser {
                         );
                     }
                     for (k, v) in map.iter() {
-                        first_target.get_or_insert_with(|| k.as_str().to_owned());
-                        if let Some(t) = self.target(k, v, default_from.as_ref(), &mut decls) {
-                            targets.push(t);
+                        for (name, values) in self.matrix(k, v) {
+                            first_target.get_or_insert_with(|| name.clone());
+                            let saved = self.args.clone();
+                            self.args.extend(values);
+                            let t = self.target(k, &name, v, default_from.as_ref(), &mut decls);
+                            self.args = saved;
+                            if let Some(t) = t {
+                                if let Some(first) = targets.iter().find(|x| x.name == t.name) {
+                                    let line = first.span.line;
+                                    self.error(
+                                        t.span,
+                                        &join("targets", k.as_str()),
+                                        format!(
+                                            "target `{}` is declared twice (first at line {line})",
+                                            t.name
+                                        ),
+                                        Some("give every target, and every matrix combination, its own name: `name-${AXIS}`".into()),
+                                    );
+                                }
+                                targets.push(t);
+                            }
                         }
                     }
                 }
@@ -821,15 +841,255 @@ impl Parser {
 
     // ---- targets -------------------------------------------------------------------------------
 
+    /// The targets one `targets:` entry stands for: itself, or with `matrix:` one per
+    /// combination of the axes' values (first axis slowest, values as listed) less those
+    /// `exclude:` names, each with its name substituted and the axis values to substitute.
+    fn matrix(
+        &mut self,
+        key: &MarkedScalarNode,
+        node: &Node,
+    ) -> Vec<(String, BTreeMap<String, String>)> {
+        let field = join("targets", key.as_str());
+        let plain = vec![(key.as_str().to_owned(), BTreeMap::new())];
+        let Node::Mapping(map) = node else {
+            return plain;
+        };
+        let Some(m) = map.get_node("matrix") else {
+            if let Some(e) = map.get_node("exclude") {
+                self.error(
+                    Span::of(e.span()),
+                    &join(&field, "exclude"),
+                    "`exclude` without `matrix`: there are no combinations to leave out",
+                    None,
+                );
+            }
+            return plain;
+        };
+        let mfield = join(&field, "matrix");
+        let matrix_span = map
+            .iter()
+            .find(|(k, _)| k.as_str() == "matrix")
+            .map_or_else(|| Span::of(m.span()), |(k, _)| Span::of(k.span()));
+        let Some(axes_map) = self.mapping(m, &mfield, "a mapping of AXIS: [values]") else {
+            return Vec::new();
+        };
+        let mut axes: Vec<(String, Vec<String>)> = Vec::new();
+        for (k, v) in axes_map.iter() {
+            let f = join(&mfield, k.as_str());
+            let name = k.as_str();
+            if !(name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                self.error(
+                    Span::of(k.span()),
+                    &f,
+                    format!("matrix axis `{name}` must be a name (letters, digits, `_`) to be used as `${{{name}}}`"),
+                    None,
+                );
+                return Vec::new();
+            }
+            let Node::Sequence(items) = v else {
+                self.wrong_type(v, &f, "a list of values");
+                return Vec::new();
+            };
+            let mut values: Vec<String> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let Some(s) = self.scalar(item, &format!("{f}[{i}]"), "a value") else {
+                    return Vec::new();
+                };
+                if values.iter().any(|x| x == s.as_str()) {
+                    self.error(
+                        Span::of(s.span()),
+                        &format!("{f}[{i}]"),
+                        format!("value `{}` appears twice in axis `{name}`", s.as_str()),
+                        None,
+                    );
+                    return Vec::new();
+                }
+                values.push(s.as_str().to_owned());
+            }
+            if values.is_empty() {
+                self.error(
+                    Span::of(k.span()),
+                    &f,
+                    format!("axis `{name}` has no values"),
+                    None,
+                );
+                return Vec::new();
+            }
+            axes.push((name.to_owned(), values));
+        }
+        if axes.is_empty() {
+            self.error(
+                matrix_span,
+                &mfield,
+                "`matrix` is empty: give at least one axis with values",
+                None,
+            );
+            return Vec::new();
+        }
+        // exclude: a list of {AXIS: value} mappings; a combination matching every pair of one
+        // entry is left out.
+        let mut excludes: Vec<BTreeMap<String, String>> = Vec::new();
+        if let Some(e) = map.get_node("exclude") {
+            let efield = join(&field, "exclude");
+            let Node::Sequence(items) = e else {
+                self.wrong_type(e, &efield, "a list of {AXIS: value} mappings");
+                return Vec::new();
+            };
+            for (i, item) in items.iter().enumerate() {
+                let fi = format!("{efield}[{i}]");
+                let Some(entry) = self.mapping(item, &fi, "a mapping of AXIS: value") else {
+                    return Vec::new();
+                };
+                let mut pairs = BTreeMap::new();
+                for (k, v) in entry.iter() {
+                    let fk = join(&fi, k.as_str());
+                    let Some((_, values)) = axes.iter().find(|(a, _)| a == k.as_str()) else {
+                        let help = did_you_mean(k.as_str(), axes.iter().map(|(a, _)| a.as_str()))
+                            .or_else(|| {
+                                Some(format!(
+                                    "the axes are: {}",
+                                    axes.iter()
+                                        .map(|(a, _)| a.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ))
+                            });
+                        self.error(
+                            Span::of(k.span()),
+                            &fk,
+                            format!("`{}` is not an axis of this matrix", k.as_str()),
+                            help,
+                        );
+                        return Vec::new();
+                    };
+                    let Some(s) = self.scalar(v, &fk, "a value") else {
+                        return Vec::new();
+                    };
+                    if !values.iter().any(|x| x == s.as_str()) {
+                        let help = did_you_mean(s.as_str(), values.iter().map(String::as_str))
+                            .or_else(|| Some(format!("its values are: {}", values.join(", "))));
+                        self.error(
+                            Span::of(s.span()),
+                            &fk,
+                            format!("`{}` is not a value of axis `{}`", s.as_str(), k.as_str()),
+                            help,
+                        );
+                        return Vec::new();
+                    }
+                    pairs.insert(k.as_str().to_owned(), s.as_str().to_owned());
+                }
+                excludes.push(pairs);
+            }
+        }
+        let mut combos: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
+        for (axis, values) in &axes {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.insert(axis.clone(), v.clone());
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos.retain(|c| {
+            !excludes
+                .iter()
+                .any(|e| e.iter().all(|(k, v)| c.get(k) == Some(v)))
+        });
+        if combos.is_empty() {
+            self.error(
+                matrix_span,
+                &mfield,
+                format!(
+                    "the matrix of target `{}` is empty: `exclude` leaves out every combination",
+                    key.as_str()
+                ),
+                None,
+            );
+            return Vec::new();
+        }
+        let mut out: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+        for c in combos {
+            let mut args = self.args.clone();
+            args.extend(c.clone());
+            let name = match substitute_noting(key.as_str(), &args, Mode::Strict, &mut |_| {}) {
+                Ok(n) => n,
+                Err(SubstError::Unknown(n)) => {
+                    self.error(
+                        Span::of(key.span()),
+                        &field,
+                        format!("`{n}` in the target name is neither an axis nor a declared arg"),
+                        did_you_mean(&n, axes.iter().map(|(a, _)| a.as_str())).or_else(|| {
+                            Some(format!(
+                                "the axes are: {}",
+                                axes.iter()
+                                    .map(|(a, _)| a.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        }),
+                    );
+                    return Vec::new();
+                }
+                Err(SubstError::Malformed(t)) => {
+                    self.error(
+                        Span::of(key.span()),
+                        &field,
+                        format!("`{t}`: expected `${{AXIS}}` in the target name"),
+                        None,
+                    );
+                    return Vec::new();
+                }
+            };
+            if let Some((_, first)) = out.iter().find(|(n, _)| *n == name) {
+                let show = |c: &BTreeMap<String, String>| {
+                    c.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                let missing: Vec<&str> = axes
+                    .iter()
+                    .map(|(a, _)| a.as_str())
+                    .filter(|a| !crate::subst::mentions(key.as_str(), a))
+                    .collect();
+                self.error(
+                    Span::of(key.span()),
+                    &field,
+                    format!(
+                        "matrix target `{}` is named `{name}` for both {} and {}",
+                        key.as_str(),
+                        show(first),
+                        show(&c)
+                    ),
+                    Some(format!(
+                        "put every axis in the name, e.g. `{}-${{{}}}`",
+                        key.as_str(),
+                        missing.first().copied().unwrap_or("AXIS")
+                    )),
+                );
+                return Vec::new();
+            }
+            out.push((name, c));
+        }
+        out
+    }
+
     fn target(
         &mut self,
         key: &MarkedScalarNode,
+        name: &str,
         node: &Node,
         default_from: Option<&(String, String, Span)>,
         decls: &mut Vec<Decl>,
     ) -> Option<RawTarget> {
-        let name = key.as_str().to_owned();
-        let field = join("targets", &name);
+        let name = name.to_owned();
+        let field = join("targets", key.as_str());
         let span = Span::of(key.span());
         if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
             self.error(
@@ -881,7 +1141,11 @@ impl Parser {
                 let fi = format!("{f}[{i}]");
                 match item {
                     Node::Scalar(s) => out.push(Entry::Ref {
-                        name: s.as_str().to_owned(),
+                        name: if s.as_str().contains('$') {
+                            p.subst(s, &fi, Mode::Strict).unwrap_or_default()
+                        } else {
+                            s.as_str().to_owned()
+                        },
                         span: Span::of(s.span()),
                         field: fi,
                     }),

@@ -374,3 +374,81 @@ targets:
     assert_eq!(m.args["DEBIAN"], "trixie");
     assert!(m.declared_args["UNUSED"].uses.is_empty());
 }
+
+const MATRIX: &str = "\
+version: 1
+args: {FLAGS: -q}
+steps:
+  update: {run: 'apt-get ${FLAGS} update'}
+targets:
+  py-${PY}-${DISTRO}:
+    matrix: {PY: [\"3.11\", \"3.12\"], DISTRO: [bookworm, trixie]}
+    exclude: [{PY: \"3.11\", DISTRO: trixie}]
+    from: debian:${DISTRO}
+    steps: [update, {run: 'apt-get install -y python${PY}', after: [update]}]
+    env: {PYTHON_VERSION: '${PY}'}
+    tags: ['py:${PY}-${DISTRO}']
+";
+
+#[test]
+fn a_matrix_expands_to_one_target_per_combination_less_the_excluded() {
+    let m = ok(MATRIX);
+    assert_eq!(
+        m.target_names(),
+        ["py-3.11-bookworm", "py-3.12-bookworm", "py-3.12-trixie"]
+    );
+    let t = m.target("py-3.12-trixie").expect("target");
+    assert_eq!(t.from, "debian:trixie");
+    assert_eq!(t.config.env["PYTHON_VERSION"], "3.12");
+    assert_eq!(t.tags, ["py:3.12-trixie"]);
+    // update is one step for all; the install differs by PY only.
+    assert_eq!(m.steps.len(), 3);
+    let installs: Vec<String> = m.steps.iter().map(|s| s.command_text()).collect();
+    assert!(installs.contains(&"apt-get install -y python3.11".to_owned()));
+    assert!(installs.contains(&"apt-get -q update".to_owned()));
+    // The first combination is the default target.
+    assert_eq!(m.default_target, "py-3.11-bookworm");
+    // Same text, same expansion, every time.
+    assert_eq!(ok(MATRIX), m);
+}
+
+#[test]
+fn matrix_mistakes_are_errors_with_their_place() {
+    check_errors(
+        &MATRIX.replace("exclude: [{PY:", "exclude: [{PYY:"),
+        &[
+            "m.yaml:8:16: targets.py-${PY}-${DISTRO}.exclude[0].PYY: `PYY` is not an axis of this matrix (did you mean `PY`?)",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace("DISTRO: trixie}]", "DISTRO: trixy}]"),
+        &[
+            "m.yaml:8:36: targets.py-${PY}-${DISTRO}.exclude[0].DISTRO: `trixy` is not a value of axis `DISTRO` (its values are: bookworm, trixie)",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace("py-${PY}-${DISTRO}:", "py-${PY}:"),
+        &[
+            "m.yaml:6:3: targets.py-${PY}: matrix target `py-${PY}` is named `py-3.12` for both DISTRO=bookworm PY=3.12 and DISTRO=trixie PY=3.12 (put every axis in the name, e.g. `py-${PY}-${DISTRO}`)",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace(
+            "[{PY: \"3.11\", DISTRO: trixie}]",
+            "[{PY: \"3.11\"}, {PY: \"3.12\"}]",
+        ),
+        &[
+            "m.yaml:7:5: targets.py-${PY}-${DISTRO}.matrix: the matrix of target `py-${PY}-${DISTRO}` is empty: `exclude` leaves out every combination",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace("DISTRO: [bookworm, trixie]", "DISTRO: []"),
+        &["m.yaml:7:36: targets.py-${PY}-${DISTRO}.matrix.DISTRO: axis `DISTRO` has no values"],
+    );
+    check_errors(
+        &format!("{MATRIX}  py-3.12-trixie: {{from: busybox}}\n"),
+        &[
+            "m.yaml:13:3: targets.py-3.12-trixie: target `py-3.12-trixie` is declared twice (first at line 6) (give every target, and every matrix combination, its own name: `name-${AXIS}`)",
+        ],
+    );
+}
