@@ -238,3 +238,58 @@ fn matrix_expansion_and_diagnostics() {
     }
     snapshot("matrix-errors", &errors);
 }
+
+/// `dockopt import` of the matrix-dockerfiles example: it writes the committed manifest, and
+/// what it says it assumed is pinned (no engine asked, so the notes are the same everywhere).
+#[test]
+fn import_of_the_matrix_dockerfiles_example() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/matrix-dockerfiles");
+    let dir = std::env::temp_dir()
+        .join(format!("dockopt-snap-{}", std::process::id()))
+        .join("matrix-dockerfiles");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(src.join("."))
+        .arg(&dir)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    std::fs::remove_file(dir.join("variants.yaml")).expect("rm");
+    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .current_dir(&dir)
+        .env("DOCKOPT_DOCKER", "/bin/false")
+        .args([
+            "import",
+            "1.0/bookworm/Dockerfile",
+            "1.0/busybox/Dockerfile",
+            "2.0/bookworm/Dockerfile",
+            "2.0/busybox/Dockerfile",
+            "-o",
+            "variants.yaml",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    snapshot("import-matrix-dockerfiles-notes", &stderr);
+    let written = std::fs::read_to_string(dir.join("variants.yaml")).expect("written");
+    let committed = std::fs::read_to_string(src.join("variants.yaml")).expect("committed");
+    assert_eq!(
+        written, committed,
+        "examples/matrix-dockerfiles/variants.yaml is not what import writes; re-import it"
+    );
+    // The plan is cheaper than the Dockerfiles as written, and never dearer than their orders.
+    let plan: serde_json::Value =
+        serde_json::from_str(&run(&dir, &["plan", "variants.yaml", "--format", "json"]))
+            .expect("json");
+    let cost = plan["cost"].as_f64().expect("cost");
+    assert!(cost <= plan["as_listed_cost"].as_f64().expect("listed"));
+    let written_runs: f64 = stderr
+        .split("the Dockerfiles as written: ")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.parse().ok())
+        .expect("as written");
+    assert!(cost < written_runs, "{cost} vs {written_runs}");
+}

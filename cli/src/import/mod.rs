@@ -53,6 +53,10 @@ pub(crate) struct Imported {
     pub(crate) as_written_runs: usize,
 }
 
+/// The PATH Docker gives images that set none (assumed for `$PATH` when the base image is not
+/// in the local engine; said so on stderr).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// Env vars a program reads without the command naming them: kept in every step's context.
 const AMBIENT: &[&str] = &[
     "PATH",
@@ -97,6 +101,8 @@ impl State {
             Some(env) => env
                 .get(name)
                 .map_or(Lookup::Unset, |v| Lookup::Set(v.clone())),
+            // Docker's default PATH, which images without their own have.
+            None if name == "PATH" => Lookup::Set(DEFAULT_PATH.into()),
             None => Lookup::Unknown,
         }
     }
@@ -300,8 +306,17 @@ fn variant(
         }
     }
 
+    let known = base_env(&image);
+    if known.is_none() {
+        ctx.note(
+            instruction_start(&parsed.instructions[stages[chain[0]].1]),
+            format!(
+                "the base image `{image}` is not in the local engine: its env is not known, so `$PATH` in ENV is taken as Docker's default ({DEFAULT_PATH}) and other names it may set are kept as written"
+            ),
+        );
+    }
     let mut state = State {
-        base_env: base_env(&image).map(|env| {
+        base_env: known.map(|env| {
             env.iter()
                 .filter_map(|e| e.split_once('='))
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))

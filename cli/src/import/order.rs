@@ -40,7 +40,8 @@ pub(crate) struct Facts {
     pub(crate) words: BTreeSet<String>,
 }
 
-/// Paths too general to say two steps touch the same thing (only equal paths count).
+/// Paths too general to say two steps touch the same thing (caches and lists every package
+/// step cleans, folders everything is under).
 const GENERAL: &[&str] = &[
     "/",
     "/tmp",
@@ -274,10 +275,13 @@ fn overlap(a: Option<&str>, b: Option<&str>) -> bool {
     let (Some(a), Some(b)) = (a, b) else {
         return true;
     };
+    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+    if GENERAL.contains(&short) {
+        return false;
+    }
     if a == b {
         return true;
     }
-    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
     !GENERAL.contains(&short) && long.starts_with(short) && long[short.len()..].starts_with('/')
 }
 
