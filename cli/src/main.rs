@@ -872,7 +872,12 @@ fn import_cmd(args: &ImportArgs) -> Result<(), Failure> {
         times: None,
         options: Options::default(),
     })
-    .map_err(|e| Failure::Internal(format!("the imported manifest does not plan: {e}")))?;
+    .map_err(|e| {
+        Failure::User(format!(
+            "error: the manifest import wrote does not plan (nothing written):\n{e}\n{}",
+            imported.yaml
+        ))
+    })?;
     let mut err = std::io::stderr();
     for n in &imported.notes {
         let _ = writeln!(err, "note: {n}");

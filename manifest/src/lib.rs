@@ -18,5 +18,5 @@ mod suggest;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
 pub use model::{Action, Arg, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target};
-pub use parse::parse;
+pub use parse::{DEFAULT_LAYER_LIMIT, DOCKER_LAYER_LIMIT, parse};
 pub use suggest::did_you_mean;

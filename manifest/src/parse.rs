@@ -13,7 +13,13 @@ use crate::model::{
 use crate::subst::{Mode, SubstError, substitute_noting};
 use crate::suggest::did_you_mean;
 
-const TOP_KEYS: &[&str] = &["version", "args", "defaults", "steps", "targets", "default"];
+const TOP_KEYS: &[&str] = &[
+    "version", "args", "defaults", "steps", "targets", "default", "layers",
+];
+/// Layers a target may add to its base unless `layers:` says otherwise.
+pub const DEFAULT_LAYER_LIMIT: usize = 100;
+/// Docker's own limit on an image's layers (base included): `layers:` may not go past it.
+pub const DOCKER_LAYER_LIMIT: usize = 125;
 const DEFAULTS_KEYS: &[&str] = &["from"];
 /// The largest `time:` a step may give: a year in seconds. Sums over a million such steps stay
 /// far from overflow, and anything longer is a typo.
@@ -411,6 +417,7 @@ impl Parser {
         }
         out_targets.sort_by(|a, b| a.name.cmp(&b.name));
         self.check_order(&steps, &after, &out_targets, &decls);
+        self.check_layers(top, &out_targets);
         if !self.errors.is_empty() {
             return None;
         }
@@ -1375,6 +1382,47 @@ impl Parser {
                     help,
                 );
                 None
+            }
+        }
+    }
+
+    /// Every step is a layer: a target with more than `layers:` (default
+    /// [`DEFAULT_LAYER_LIMIT`]) steps and `finally` steps is an error at its name.
+    fn check_layers(&mut self, top: &MarkedMappingNode, targets: &[Target]) {
+        let mut limit = DEFAULT_LAYER_LIMIT;
+        if let Some(n) = top.get_node("layers")
+            && let Some(s) = self.scalar(n, "layers", "a number of layers")
+        {
+            match s.as_str().parse::<usize>() {
+                Ok(l) if (1..=DOCKER_LAYER_LIMIT).contains(&l) => limit = l,
+                _ => {
+                    self.error(
+                        Span::of(s.span()),
+                        "layers",
+                        format!(
+                            "expected a number of layers from 1 to {DOCKER_LAYER_LIMIT} (Docker's limit), found `{}`",
+                            s.as_str()
+                        ),
+                        None,
+                    );
+                    return;
+                }
+            }
+        }
+        for t in targets {
+            let count = t.steps.len() + t.finally.len();
+            if count > limit {
+                self.error(
+                    t.span,
+                    &format!("targets.{}", t.name),
+                    format!(
+                        "target `{}` adds {count} layers (one per step), over the limit of {limit}",
+                        t.name
+                    ),
+                    Some(format!(
+                        "merge steps that always run together into one `run`, or raise `layers:` (Docker allows {DOCKER_LAYER_LIMIT}, the base image's layers included)"
+                    )),
+                );
             }
         }
     }

@@ -452,3 +452,31 @@ fn matrix_mistakes_are_errors_with_their_place() {
         ],
     );
 }
+
+#[test]
+fn a_target_over_the_layer_budget_is_an_error_naming_it_and_its_count() {
+    let mut text = String::from(
+        "version: 1\nlayers: 3\ntargets:\n  small: {from: busybox, steps: [{run: a}, {run: b}]}\n  big:\n    from: busybox\n    steps: [{run: a}, {run: b}, {run: c}]\n    finally: [{run: d}]\n",
+    );
+    check_errors(
+        &text,
+        &[
+            "m.yaml:5:3: targets.big: target `big` adds 4 layers (one per step), over the limit of 3 (merge steps that always run together into one `run`, or raise `layers:` (Docker allows 125, the base image's layers included))",
+        ],
+    );
+    text = text.replace("layers: 3", "layers: 200");
+    check_errors(
+        &text,
+        &[
+            "m.yaml:2:9: layers: expected a number of layers from 1 to 125 (Docker's limit), found `200`",
+        ],
+    );
+    // The default is 100.
+    let steps: Vec<String> = (0..101).map(|i| format!("{{run: 'echo {i}'}}")).collect();
+    let many = format!(
+        "version: 1\ntargets:\n  t: {{from: busybox, steps: [{}]}}\n",
+        steps.join(", ")
+    );
+    let err = parse("m.yaml", &many, &BTreeMap::new()).expect_err("over 100");
+    assert!(err.to_string().contains("adds 101 layers"), "{err}");
+}
