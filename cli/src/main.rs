@@ -852,13 +852,26 @@ fn import_cmd(args: &ImportArgs) -> Result<(), Failure> {
             .or_insert_with(|| engine::image_env(image))
             .clone()
     };
-    let imported = import::import(&sources, &options, &mut base_env).map_err(|errors| {
-        let mut msg = String::new();
-        for e in errors {
-            msg.push_str(&format!("error: {e}\n"));
+    // A context file's mode and bytes (up to 1 MiB), to copy identical files from one place.
+    let mut contents = |rel: &str| -> Option<Vec<u8>> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = base.join(rel);
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > 1 << 20 {
+            return None;
         }
-        Failure::User(msg)
-    })?;
+        let mut out = meta.permissions().mode().to_le_bytes().to_vec();
+        out.extend(std::fs::read(&path).ok()?);
+        Some(out)
+    };
+    let imported =
+        import::import(&sources, &options, &mut base_env, &mut contents).map_err(|errors| {
+            let mut msg = String::new();
+            for e in errors {
+                msg.push_str(&format!("error: {e}\n"));
+            }
+            Failure::User(msg)
+        })?;
     // What was written must parse and plan; say what the plan saves.
     let file = args
         .output

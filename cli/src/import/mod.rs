@@ -134,6 +134,11 @@ struct Ctx<'a> {
     text: &'a str,
     errors: Vec<String>,
     notes: Vec<String>,
+    /// A context file's contents and mode (path relative to the manifest's folder), when it is
+    /// a regular file.
+    contents: &'a mut dyn FnMut(&str) -> Option<Vec<u8>>,
+    /// Contents seen → the first path that had them.
+    seen: &'a mut BTreeMap<Vec<u8>, String>,
 }
 
 impl Ctx<'_> {
@@ -671,7 +676,7 @@ fn copy(
     }
     let (w, _) = lex::words(&dest.value, false, lookup);
     let dest = w.concat();
-    let src: Vec<String> = srcs
+    let mut src: Vec<String> = srcs
         .into_iter()
         .map(|s| {
             if from.is_some() {
@@ -683,6 +688,33 @@ fn copy(
         })
         .map(|s| if s.is_empty() { ".".into() } else { s })
         .collect();
+    // The same file in several folders (one entrypoint copied into every variant's folder):
+    // copied from the first, so the copies are one step. Single files only, by contents and mode.
+    if from.is_none() && src.len() == 1 && !src[0].contains(['*', '?', '[']) {
+        let name_of = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
+        if let Some(bytes) = (ctx.contents)(&src[0]) {
+            let mut key = name_of(&src[0]).into_bytes();
+            key.push(0);
+            key.extend(bytes);
+            match ctx.seen.get(&key) {
+                Some(first) if *first != src[0] => {
+                    let first = first.clone();
+                    ctx.note(
+                        start,
+                        format!(
+                            "`{}` has the same contents and mode as `{first}`: copied from there, so the copies are one step",
+                            src[0]
+                        ),
+                    );
+                    src[0] = first;
+                }
+                Some(_) => {}
+                None => {
+                    ctx.seen.insert(key, src[0].clone());
+                }
+            }
+        }
+    }
     // A relative destination needs the working directory; an absolute one does not.
     let workdir = if dest.starts_with('/') {
         None
@@ -796,7 +828,9 @@ fn yaml_list(items: &[String]) -> String {
 
 /// Imports Dockerfiles into one manifest.
 ///
-/// `base_env` answers a base image's env when the engine has the image (else `None`).
+/// `base_env` answers a base image's env when the engine has the image (else `None`);
+/// `contents` a context file's mode and bytes (path relative to the manifest's folder) when it
+/// is a regular file, so identical files in several folders are copied from one.
 ///
 /// # Errors
 /// Every problem, one `file:line: message` per entry.
@@ -805,7 +839,9 @@ pub(crate) fn import(
     sources: &[Source],
     options: &Options,
     base_env: &mut dyn FnMut(&str) -> Option<Vec<String>>,
+    contents: &mut dyn FnMut(&str) -> Option<Vec<u8>>,
 ) -> Result<Imported, Vec<String>> {
+    let mut seen = BTreeMap::new();
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut variants = Vec::new();
@@ -822,6 +858,8 @@ pub(crate) fn import(
             text: &s.text,
             errors: Vec::new(),
             notes: Vec::new(),
+            contents: &mut *contents,
+            seen: &mut seen,
         };
         let v = variant(s, options, base_env, &mut ctx);
         errors.extend(ctx.errors);

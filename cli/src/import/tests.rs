@@ -17,6 +17,7 @@ fn run(sources: &[Source], keep_order: bool) -> Result<Imported, Vec<String>> {
             build_args: BTreeMap::new(),
         },
         &mut |_| Some(vec!["PATH=/usr/bin:/bin".into()]),
+        &mut |_| None,
     )
 }
 
@@ -162,7 +163,35 @@ fn build_args_and_global_args_reach_from_and_steps() {
             build_args: [("V".to_owned(), "2".to_owned())].into(),
         },
         &mut |_| None,
+        &mut |_| None,
     )
     .expect("imports");
     assert!(out.yaml.contains("env: {\"V\": \"2\"}"), "{}", out.yaml);
+}
+
+#[test]
+fn identical_files_in_several_folders_are_copied_from_the_first() {
+    let text = "FROM busybox\nCOPY entry.sh /usr/local/bin/\n";
+    let out = import(
+        &[src("x", text), src("y", text)],
+        &Options::default(),
+        &mut |_| None,
+        &mut |p| {
+            Some(if p.starts_with('z') {
+                b"other".to_vec()
+            } else {
+                b"same".to_vec()
+            })
+        },
+    )
+    .expect("imports");
+    let planned = plan(&out.yaml);
+    assert_eq!(planned.manifest.steps.len(), 1, "{}", out.yaml);
+    assert!(
+        out.notes.iter().any(|n| n.starts_with(
+            "y/Dockerfile:2: `y/entry.sh` has the same contents and mode as `x/entry.sh`"
+        )),
+        "{:?}",
+        out.notes
+    );
 }
