@@ -122,18 +122,20 @@ fn the_imported_manifest_builds_the_same_images_as_the_dockerfiles() {
     let notes = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{notes}");
     let prefix = format!("dockopt-it/imported-{tag}");
-    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
-        .current_dir(&dir)
-        .args([
-            "build",
-            "variants.yaml",
-            "--tag-prefix",
-            &prefix,
-            "--progress",
-            "plain",
-        ])
-        .output()
-        .expect("build");
+    let mut build = Command::new(env!("CARGO_BIN_EXE_dockopt"));
+    build.current_dir(&dir).args([
+        "build",
+        "variants.yaml",
+        "--tag-prefix",
+        &prefix,
+        "--progress",
+        "plain",
+    ]);
+    // A frontend image built from this tree under another tag (leaves the shared one alone).
+    if let Ok(frontend) = std::env::var("DOCKOPT_TEST_FRONTEND") {
+        build.args(["--frontend", &frontend]);
+    }
+    let out = build.output().expect("build");
     assert!(
         out.status.success(),
         "{}\n{}",

@@ -293,3 +293,44 @@ fn import_of_the_matrix_dockerfiles_example() {
         .expect("as written");
     assert!(cost < written_runs, "{cost} vs {written_runs}");
 }
+
+/// What `dockopt import` refuses (with file:line) and what it only reports, pinned.
+#[test]
+fn import_diagnostics() {
+    let dir = std::env::temp_dir()
+        .join(format!("dockopt-snap-{}", std::process::id()))
+        .join("import-diagnostics");
+    std::fs::create_dir_all(dir.join("bad")).expect("dir");
+    std::fs::create_dir_all(dir.join("partly")).expect("dir");
+    std::fs::write(
+        dir.join("bad/Dockerfile"),
+        "FROM debian:bookworm AS build\nRUN make\n\nFROM debian:bookworm\nCOPY --from=build /out /out\nRUN --mount=type=cache,target=/root/.cache \\\n    pip install x\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nADD vendor.tar.gz /opt/\nRUN <<EOF\necho hi\nEOF\nRUN apt-get update\nRUN apt-get update\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("partly/Dockerfile"),
+        "FROM debian:bookworm AS unused\nRUN true\nFROM debian:bookworm\nMAINTAINER someone\nENV GPG_KEY=ABC\nRUN apt-get update\nHEALTHCHECK CMD curl -f http://localhost/\nSTOPSIGNAL SIGTERM\nVOLUME /data\nONBUILD RUN echo child\nADD notes.txt /notes.txt\n",
+    )
+    .expect("write");
+    let import = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dockopt"))
+            .current_dir(&dir)
+            .env("DOCKOPT_DOCKER", "/bin/false")
+            .args(["import", file])
+            .output()
+            .expect("runs")
+    };
+    let bad = import("bad/Dockerfile");
+    assert_eq!(bad.status.code(), Some(1));
+    let partly = import("partly/Dockerfile");
+    assert!(partly.status.success());
+    snapshot(
+        "import-diagnostics",
+        &format!(
+            "## refused\n{}## reported\n{}## written\n{}",
+            String::from_utf8_lossy(&bad.stderr),
+            String::from_utf8_lossy(&partly.stderr),
+            String::from_utf8_lossy(&partly.stdout)
+        ),
+    );
+}

@@ -8,7 +8,7 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 use crate::diagnostic::{Diagnostic, Diagnostics, Span};
 use crate::image_ref;
 use crate::model::{
-    Action, Arg, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
+    Action, Arg, Copy, Healthcheck, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
 };
 use crate::subst::{Mode, SubstError, substitute_noting};
 use crate::suggest::did_you_mean;
@@ -44,7 +44,11 @@ const TARGET_KEYS: &[&str] = &[
     "tags",
     "matrix",
     "exclude",
+    "volumes",
+    "stop_signal",
+    "healthcheck",
 ];
+const HEALTHCHECK_KEYS: &[&str] = &["test", "interval", "timeout", "start_period", "retries"];
 
 /// A step's identity: what it does and the context it does it in.
 type StepKey = (Action, StepContext);
@@ -1231,6 +1235,23 @@ impl Parser {
                 }
             }
         }
+        if let Some(n) = map.get_node("volumes") {
+            let f = join(&field, "volumes");
+            for s in self.strings(n, &f, "a path") {
+                if let Some(v) = self.subst(s, &f, Mode::Strict) {
+                    config.volumes.push(v);
+                }
+            }
+        }
+        if let Some(n) = map.get_node("stop_signal") {
+            let f = join(&field, "stop_signal");
+            config.stop_signal = self
+                .scalar(n, &f, "a signal like `SIGTERM`")
+                .and_then(|s| self.subst(s, &f, Mode::Strict));
+        }
+        if let Some(n) = map.get_node("healthcheck") {
+            config.healthcheck = self.healthcheck(n, &join(&field, "healthcheck"));
+        }
         let mut tags = Vec::new();
         if let Some(n) = map.get_node("tags") {
             let f = join(&field, "tags");
@@ -1267,6 +1288,95 @@ impl Parser {
             config,
             tags,
         })
+    }
+
+    /// `healthcheck: none`, or `{test: [CMD, …] | "shell command", interval: 30s, timeout,
+    /// start_period, retries}`.
+    fn healthcheck(&mut self, node: &Node, field: &str) -> Option<Healthcheck> {
+        if let Node::Scalar(s) = node
+            && s.as_str().eq_ignore_ascii_case("none")
+        {
+            return Some(Healthcheck {
+                test: vec!["NONE".into()],
+                ..Healthcheck::default()
+            });
+        }
+        let map = self.mapping(node, field, "`none` or a mapping with `test`")?;
+        self.check_keys(map, HEALTHCHECK_KEYS, field);
+        let tf = join(field, "test");
+        let test = match map.get_node("test") {
+            Some(Node::Scalar(s)) => vec!["CMD-SHELL".into(), self.subst(s, &tf, Mode::Shell)?],
+            Some(n @ Node::Sequence(_)) => {
+                let argv: Vec<String> = self
+                    .strings(n, &tf, "an argument")
+                    .into_iter()
+                    .filter_map(|s| self.subst(s, &tf, Mode::Shell))
+                    .collect();
+                match argv.first().map(String::as_str) {
+                    Some("CMD" | "CMD-SHELL" | "NONE") => argv,
+                    _ => std::iter::once("CMD".to_owned()).chain(argv).collect(),
+                }
+            }
+            Some(n) => {
+                self.wrong_type(n, &tf, "a command (a string, or a list)");
+                return None;
+            }
+            None => {
+                self.error(
+                    Span::of(map.span()),
+                    &tf,
+                    "missing `test`: the command that checks health",
+                    None,
+                );
+                return None;
+            }
+        };
+        let mut check = Healthcheck {
+            test,
+            ..Healthcheck::default()
+        };
+        for (key, slot) in [
+            ("interval", &mut check.interval),
+            ("timeout", &mut check.timeout),
+            ("start_period", &mut check.start_period),
+        ] {
+            if let Some(n) = map.get_node(key) {
+                let f = join(field, key);
+                let s = self.scalar(n, &f, "a duration like `30s`")?;
+                match crate::duration::nanos(s.as_str()) {
+                    Some(ns) => *slot = ns,
+                    None => {
+                        self.error(
+                            Span::of(s.span()),
+                            &f,
+                            format!(
+                                "expected a duration like `30s`, `1m30s` or `500ms`, found `{}`",
+                                s.as_str()
+                            ),
+                            None,
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+        if let Some(n) = map.get_node("retries") {
+            let f = join(field, "retries");
+            let s = self.scalar(n, &f, "a number")?;
+            match s.as_str().parse::<u64>() {
+                Ok(r) => check.retries = r,
+                Err(_) => {
+                    self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected a number of retries, found `{}`", s.as_str()),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(check)
     }
 
     // ---- resolution ----------------------------------------------------------------------------

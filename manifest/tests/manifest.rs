@@ -480,3 +480,27 @@ fn a_target_over_the_layer_budget_is_an_error_naming_it_and_its_count() {
     let err = parse("m.yaml", &many, &BTreeMap::new()).expect_err("over 100");
     assert!(err.to_string().contains("adds 101 layers"), "{err}");
 }
+
+#[test]
+fn volumes_stop_signal_and_healthcheck_are_image_config() {
+    let m = ok(
+        "version: 1\ntargets:\n  t:\n    from: busybox\n    volumes: [/data, /logs]\n    stop_signal: SIGINT\n    healthcheck: {test: 'wget -q localhost', interval: 1m30s, retries: 3}\n  u:\n    from: busybox\n    healthcheck: none\n",
+    );
+    let t = m.target("t").expect("t");
+    assert_eq!(t.config.volumes, ["/data", "/logs"]);
+    assert_eq!(t.config.stop_signal.as_deref(), Some("SIGINT"));
+    let h = t.config.healthcheck.as_ref().expect("healthcheck");
+    assert_eq!(h.test, ["CMD-SHELL", "wget -q localhost"]);
+    assert_eq!((h.interval, h.retries), (90_000_000_000, 3));
+    let u = m.target("u").expect("u");
+    assert_eq!(
+        u.config.healthcheck.as_ref().map(|h| h.test.clone()),
+        Some(vec!["NONE".to_owned()])
+    );
+    check_errors(
+        "version: 1\ntargets:\n  t: {from: busybox, healthcheck: {test: [true], interval: 30}}\n",
+        &[
+            "m.yaml:3:60: targets.t.healthcheck.interval: expected a duration like `30s`, `1m30s` or `500ms`, found `30`",
+        ],
+    );
+}

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use dockopt_manifest::{Action, Copy, RunCommand, StepContext};
-use parse_dockerfile::{Command as DCommand, Instruction, Source as DSource};
+use parse_dockerfile::{
+    Command as DCommand, HealthcheckArguments, Instruction, JsonOrStringArray, Source as DSource,
+};
 
 use lex::Lookup;
 use order::Facts;
@@ -85,6 +87,10 @@ struct State {
     entrypoint: Option<Vec<String>>,
     labels: BTreeMap<String, String>,
     expose: Vec<String>,
+    volumes: Vec<String>,
+    stop_signal: Option<String>,
+    /// `healthcheck:` as YAML (flow mapping, or `none`).
+    healthcheck: Option<String>,
 }
 
 impl State {
@@ -293,6 +299,13 @@ fn variant(
         }
     }
     chain.reverse();
+    if image.eq_ignore_ascii_case("scratch") {
+        ctx.error(
+            instruction_start(&parsed.instructions[stages[chain[0]].1]),
+            "FROM scratch: a manifest target needs a base image (an empty one can be made with `docker import`)",
+        );
+        return None;
+    }
     let stage_names: BTreeMap<String, usize> = stages
         .iter()
         .enumerate()
@@ -500,37 +513,77 @@ fn instruction(
         Instruction::Copy(_) | Instruction::Add(_) => {
             copy(ins, source, stage_names, state, out, ctx, &lookup);
         }
-        Instruction::Healthcheck(_) => {
-            ctx.note(start, "HEALTHCHECK: the manifest has no field for it yet: not carried into the image config");
-            out.comments.push(format!(
-                "HEALTHCHECK at {}:{} not carried",
-                source.file,
-                ctx.line(start)
-            ));
+        Instruction::Healthcheck(h) => {
+            let mut yaml = match &h.arguments {
+                HealthcheckArguments::None { .. } => "none".to_owned(),
+                HealthcheckArguments::Cmd { arguments, .. } => {
+                    let test = match arguments {
+                        DCommand::Shell(text) => vec![
+                            "CMD-SHELL".to_owned(),
+                            lex::normalise_whitespace(&lex::join_continuations(text.value)),
+                        ],
+                        DCommand::Exec(argv) => std::iter::once("CMD".to_owned())
+                            .chain(argv.value.iter().map(|a| a.value.to_string()))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    format!("{{test: {}", yaml_list(&test))
+                }
+                _ => String::new(),
+            };
+            if yaml.starts_with('{') {
+                for flag in &h.options {
+                    let name = flag.name.value.replace('-', "_");
+                    let value = flag
+                        .value
+                        .as_ref()
+                        .map(|v| v.value.to_string())
+                        .unwrap_or_default();
+                    match name.as_str() {
+                        "interval" | "timeout" | "start_period" => {
+                            yaml.push_str(&format!(", {name}: {}", quote(&value)));
+                        }
+                        "retries" if value.parse::<u64>().is_ok() => {
+                            yaml.push_str(&format!(", retries: {value}"));
+                        }
+                        _ => ctx.note(
+                            start,
+                            format!(
+                                "HEALTHCHECK --{}: the manifest has no field for it: not carried",
+                                flag.name.value
+                            ),
+                        ),
+                    }
+                }
+                yaml.push('}');
+            }
+            state.healthcheck = Some(yaml).filter(|y| !y.is_empty());
         }
-        Instruction::Stopsignal(_) => {
-            ctx.note(start, "STOPSIGNAL: the manifest has no field for it yet: not carried into the image config");
-            out.comments.push(format!(
-                "STOPSIGNAL at {}:{} not carried",
-                source.file,
-                ctx.line(start)
-            ));
+        Instruction::Stopsignal(x) => {
+            let (words, unknown) = lex::words(&x.arguments.value, false, &lookup);
+            warn_unknown(ctx, unknown);
+            state.stop_signal = Some(words.concat());
         }
-        Instruction::Volume(_) => {
-            ctx.note(
-                start,
-                "VOLUME: the manifest has no field for it yet: not carried into the image config",
-            );
-            out.comments.push(format!(
-                "VOLUME at {}:{} not carried",
-                source.file,
-                ctx.line(start)
-            ));
+        Instruction::Volume(x) => {
+            let items: Vec<&str> = match &x.arguments {
+                JsonOrStringArray::Json(list) => {
+                    list.value.iter().map(|a| a.value.as_ref()).collect()
+                }
+                JsonOrStringArray::String(list) => list.iter().map(|a| a.value.as_ref()).collect(),
+            };
+            for item in items {
+                let (words, unknown) = lex::words(item, false, &lookup);
+                warn_unknown(ctx, unknown);
+                let path = words.concat();
+                if !state.volumes.contains(&path) {
+                    state.volumes.push(path);
+                }
+            }
         }
         Instruction::Onbuild(_) => {
             ctx.note(
                 start,
-                "ONBUILD: the manifest has no field for it yet: not carried into the image config",
+                "ONBUILD: the manifest has no field for it: not carried into the image config",
             );
             out.comments.push(format!(
                 "ONBUILD at {}:{} not carried",
@@ -538,14 +591,16 @@ fn instruction(
                 ctx.line(start)
             ));
         }
-        Instruction::Maintainer(m) => {
+        Instruction::Maintainer(_) => {
             ctx.note(
                 start,
-                "MAINTAINER (deprecated): carried as the label `maintainer`",
+                "MAINTAINER (deprecated) sets the image's author, which the manifest has no field for: not carried (a `labels:` entry is the modern form)",
             );
-            state
-                .labels
-                .insert("maintainer".into(), m.name.value.to_string());
+            out.comments.push(format!(
+                "MAINTAINER at {}:{} not carried",
+                source.file,
+                ctx.line(start)
+            ));
         }
         Instruction::From(_) => {}
         _ => ctx.error(start, "an instruction import does not know"),
@@ -1125,6 +1180,16 @@ pub(crate) fn import(
         }
         if !st.expose.is_empty() {
             let _ = writeln!(y, "    expose: {}", yaml_list(&st.expose));
+        }
+        if !st.volumes.is_empty() {
+            let volumes: Vec<String> = st.volumes.iter().map(|v| strict(v)).collect();
+            let _ = writeln!(y, "    volumes: {}", yaml_list(&volumes));
+        }
+        if let Some(s) = &st.stop_signal {
+            let _ = writeln!(y, "    stop_signal: {}", quote(&strict(s)));
+        }
+        if let Some(h) = &st.healthcheck {
+            let _ = writeln!(y, "    healthcheck: {h}");
         }
     }
 

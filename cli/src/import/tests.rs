@@ -86,12 +86,10 @@ fn identical_commands_become_one_step_and_installs_stay_free() {
     assert!(planned.plan.cost <= planned.plan.as_listed_cost + 1e-9);
     assert!(planned.plan.cost < planned.plan.as_listed_cost);
     assert_eq!(out.as_written_runs, 9);
-    assert!(
-        out.notes
-            .iter()
-            .any(|n| n.contains("b/Dockerfile:8: HEALTHCHECK")),
-        "{:?}",
-        out.notes
+    let b = m.target("b").expect("b");
+    assert_eq!(
+        b.config.healthcheck.as_ref().map(|h| h.test.clone()),
+        Some(vec!["CMD-SHELL".to_owned(), "true".to_owned()])
     );
 }
 
@@ -194,4 +192,10 @@ fn identical_files_in_several_folders_are_copied_from_the_first() {
         "{:?}",
         out.notes
     );
+}
+
+#[test]
+fn from_scratch_is_refused() {
+    let e = run(&[src("s", "FROM scratch\nCOPY x /x\n")], false).expect_err("refused");
+    assert!(e[0].starts_with("s/Dockerfile:1: FROM scratch"), "{e:?}");
 }
