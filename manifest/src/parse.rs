@@ -1497,20 +1497,22 @@ impl Parser {
     }
 
     /// Every step is a layer: a target with more than `layers:` (default
-    /// [`DEFAULT_LAYER_LIMIT`]) steps and `finally` steps is an error at its name.
+    /// [`DEFAULT_LAYER_LIMIT`]; 0: no budget) steps and `finally` steps is an error at its name.
     fn check_layers(&mut self, top: &MarkedMappingNode, targets: &[Target]) {
         let mut limit = DEFAULT_LAYER_LIMIT;
         if let Some(n) = top.get_node("layers")
             && let Some(s) = self.scalar(n, "layers", "a number of layers")
         {
             match s.as_str().parse::<usize>() {
-                Ok(l) if (1..=DOCKER_LAYER_LIMIT).contains(&l) => limit = l,
+                // 0: no budget (planning experiments; Docker refuses such images).
+                Ok(0) => return,
+                Ok(l) if l <= DOCKER_LAYER_LIMIT => limit = l,
                 _ => {
                     self.error(
                         Span::of(s.span()),
                         "layers",
                         format!(
-                            "expected a number of layers from 1 to {DOCKER_LAYER_LIMIT} (Docker's limit), found `{}`",
+                            "expected a number of layers from 1 to {DOCKER_LAYER_LIMIT} (Docker's limit), or 0 for no budget, found `{}`",
                             s.as_str()
                         ),
                         None,

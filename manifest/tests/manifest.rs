@@ -468,7 +468,7 @@ fn a_target_over_the_layer_budget_is_an_error_naming_it_and_its_count() {
     check_errors(
         &text,
         &[
-            "m.yaml:2:9: layers: expected a number of layers from 1 to 125 (Docker's limit), found `200`",
+            "m.yaml:2:9: layers: expected a number of layers from 1 to 125 (Docker's limit), or 0 for no budget, found `200`",
         ],
     );
     // The default is 100.
@@ -479,6 +479,8 @@ fn a_target_over_the_layer_budget_is_an_error_naming_it_and_its_count() {
     );
     let err = parse("m.yaml", &many, &BTreeMap::new()).expect_err("over 100");
     assert!(err.to_string().contains("adds 101 layers"), "{err}");
+    // 0: no budget.
+    ok(&many.replace("version: 1\n", "version: 1\nlayers: 0\n"));
 }
 
 #[test]
