@@ -74,6 +74,21 @@ fn config(image: &str) -> BTreeMap<String, serde_json::Value> {
     out
 }
 
+/// Removes the test's images and folder however the test ends.
+struct Cleanup {
+    images: Vec<String>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for image in &self.images {
+            let _ = run(&["rmi", image]);
+        }
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
 #[test]
 fn the_imported_manifest_builds_the_same_images_as_the_dockerfiles() {
     engine_ready();
@@ -88,6 +103,19 @@ fn the_imported_manifest_builds_the_same_images_as_the_dockerfiles() {
     assert!(status.success());
     std::fs::remove_file(dir.join("variants.yaml")).ok();
     let tag = salt("import").to_lowercase();
+    let prefix = format!("dockopt-it/imported-{tag}");
+    let _cleanup = Cleanup {
+        images: VARIANTS
+            .iter()
+            .flat_map(|v| {
+                [
+                    format!("dockopt-it/orig-{tag}:{v}"),
+                    format!("{prefix}:{v}"),
+                ]
+            })
+            .collect(),
+        dir: dir.clone(),
+    };
     let busybox_arg = format!("BUSYBOX={BUSYBOX}");
 
     // The originals, as docker build builds them.
@@ -121,7 +149,6 @@ fn the_imported_manifest_builds_the_same_images_as_the_dockerfiles() {
         .expect("import");
     let notes = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{notes}");
-    let prefix = format!("dockopt-it/imported-{tag}");
     let mut build = Command::new(env!("CARGO_BIN_EXE_dockopt"));
     build.current_dir(&dir).args([
         "build",
@@ -173,10 +200,5 @@ fn the_imported_manifest_builds_the_same_images_as_the_dockerfiles() {
             "{v}: {said}"
         );
     }
-    for v in VARIANTS {
-        let _ = run(&["rmi", &format!("dockopt-it/orig-{tag}:{v}")]);
-        let _ = run(&["rmi", &format!("{prefix}:{v}")]);
-    }
-    std::fs::remove_dir_all(&dir).ok();
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
