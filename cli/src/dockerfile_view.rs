@@ -76,6 +76,38 @@ pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order: &[usize]) -> Stri
     for p in &cfg.expose {
         let _ = writeln!(out, "EXPOSE {p}");
     }
+    if !cfg.volumes.is_empty() {
+        let _ = writeln!(out, "VOLUME {}", json_list(&cfg.volumes));
+    }
+    if let Some(s) = &cfg.stop_signal {
+        let _ = writeln!(out, "STOPSIGNAL {s}");
+    }
+    if let Some(h) = &cfg.healthcheck {
+        match h.test.first().map(String::as_str) {
+            Some("NONE") | None => out.push_str("HEALTHCHECK NONE\n"),
+            Some(kind) => {
+                let mut flags = String::new();
+                for (name, ns) in [
+                    ("interval", h.interval),
+                    ("timeout", h.timeout),
+                    ("start-period", h.start_period),
+                ] {
+                    if ns != 0 {
+                        let _ = write!(flags, "--{name}={}ms ", ns / 1_000_000);
+                    }
+                }
+                if h.retries != 0 {
+                    let _ = write!(flags, "--retries={} ", h.retries);
+                }
+                let command = if kind == "CMD-SHELL" {
+                    h.test[1..].join(" ")
+                } else {
+                    json_list(&h.test[1..])
+                };
+                let _ = writeln!(out, "HEALTHCHECK {flags}CMD {command}");
+            }
+        }
+    }
     if let Some(e) = &cfg.entrypoint {
         let _ = writeln!(out, "ENTRYPOINT {}", json_list(e));
     }

@@ -124,6 +124,29 @@ pub(crate) fn has_image(image: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The `Env` of a local image's config (`docker image inspect`), or `None` when the engine does
+/// not answer or has no such image (nothing is pulled).
+pub(crate) fn image_env(image: &str) -> Option<Vec<String>> {
+    let out = Command::new(client())
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Env}}",
+            image,
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice::<Option<Vec<String>>>(&out.stdout)
+        .ok()
+        .map(Option::unwrap_or_default)
+}
+
 /// `docker push TAG`: (success, output).
 pub(crate) fn push(tag: &str) -> std::io::Result<(bool, String)> {
     let out = Command::new(client())

@@ -440,8 +440,9 @@ fn a_very_long_target_is_drawn_folded_without_deep_recursion() {
     let dir = std::env::temp_dir().join(format!("dockopt-long-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("long.yaml");
-    let mut text =
-        String::from("version: 1\ndefaults: {from: debian}\ntargets:\n  big:\n    steps:\n");
+    let mut text = String::from(
+        "version: 1\nlayers: 0\ndefaults: {from: debian}\ntargets:\n  big:\n    steps:\n",
+    );
     for i in 0..20_000 {
         text.push_str(&format!("      - {{run: echo {i}}}\n"));
     }
@@ -456,5 +457,74 @@ fn a_very_long_target_is_drawn_folded_without_deep_recursion() {
         &text[..text.len().min(2000)]
     );
     assert!(text.lines().count() < 20, "the chain is one line");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `dockopt import` as a user runs it: names from paths or `--name`, stdout without `-o`,
+/// `--keep-order`, and a Dockerfile outside the manifest's folder refused.
+#[test]
+fn import_names_outputs_and_refusals() {
+    let dir = std::env::temp_dir().join(format!("dockopt-import-cli-{}", std::process::id()));
+    for sub in ["web", "api"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("dir");
+        std::fs::write(
+            dir.join(sub).join("Dockerfile"),
+            format!("FROM busybox\nRUN echo base > /base\nRUN echo {sub} > /{sub}\n"),
+        )
+        .expect("write");
+    }
+    std::fs::write(
+        dir.join("worker.Dockerfile"),
+        "FROM busybox\nRUN echo base > /base\n",
+    )
+    .expect("write");
+    let import = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dockopt"))
+            .current_dir(&dir)
+            .env("DOCKOPT_DOCKER", "/bin/false")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let out = import(&[
+        "import",
+        "web/Dockerfile",
+        "api/Dockerfile",
+        "worker.Dockerfile",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let yaml = stdout(&out);
+    for name in ["  web:", "  api:", "  worker:"] {
+        assert!(yaml.contains(name), "{name} in\n{yaml}");
+    }
+    assert!(
+        stderr(&out).contains("plan: 3 step runs"),
+        "{}",
+        stderr(&out)
+    );
+    let out = import(&[
+        "import",
+        "web/Dockerfile",
+        "api/Dockerfile",
+        "--name",
+        "front",
+        "--keep-order",
+        "-o",
+        "variants.yaml",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let yaml = std::fs::read_to_string(dir.join("variants.yaml")).expect("written");
+    assert!(
+        yaml.contains("  front:\n") && yaml.contains("  api:\n"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("    finally: ["), "{yaml}");
+    let plan = dockopt(&["plan", dir.join("variants.yaml").to_str().expect("utf-8")]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    // A manifest below the Dockerfiles' folders could not copy from them.
+    std::fs::create_dir_all(dir.join("out")).expect("dir");
+    let out = import(&["import", "web/Dockerfile", "-o", "out/variants.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not inside"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).ok();
 }

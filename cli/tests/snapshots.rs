@@ -152,3 +152,185 @@ fn golden_llb_digests_of_every_example() {
     }
     snapshot("golden-llb-digests", &golden);
 }
+
+/// A manifest written into a fresh fixed-name folder.
+fn written(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("dockopt-snap-{}", std::process::id()))
+        .join(name);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("variants.yaml");
+    std::fs::write(&file, text).expect("write");
+    file
+}
+
+/// stderr of a command that must fail with exit 1.
+fn run_failing(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const MATRIX: &str = "\
+version: 1
+steps:
+  update: {run: apt-get update, time: 20}
+  certs: {run: apt-get install -y ca-certificates, after: [update], time: 5}
+targets:
+  py${PY}-${DISTRO}:
+    matrix:
+      PY: [\"3.11\", \"3.12\", \"3.13\"]
+      DISTRO: [bookworm, trixie]
+    exclude:
+      - {PY: \"3.11\", DISTRO: trixie}
+      - {PY: \"3.13\", DISTRO: bookworm}
+    from: debian:${DISTRO}
+    steps:
+      - update
+      - certs
+      - {run: 'apt-get install -y python${PY}', after: [update], time: 30}
+    env: {PYTHON_VERSION: '${PY}'}
+";
+
+/// Matrix expansion (names, bases, steps, config) and its diagnostics, pinned.
+#[test]
+fn matrix_expansion_and_diagnostics() {
+    let m = written("matrix", MATRIX);
+    let dir = m.parent().expect("dir");
+    snapshot("matrix-plan", &run(dir, &["plan", "variants.yaml"]));
+    snapshot(
+        "matrix-dockerfile",
+        &run(
+            dir,
+            &["dockerfile", "variants.yaml", "--target", "py3.13-trixie"],
+        ),
+    );
+    let mut errors = String::new();
+    for (what, from, to) in [
+        (
+            "unknown axis",
+            "- {PY: \"3.11\", DISTRO: trixie}",
+            "- {PY: \"3.11\", DISTR: trixie}",
+        ),
+        ("unknown value", "DISTRO: trixie}", "DISTRO: sid}"),
+        ("collision", "py${PY}-${DISTRO}:", "py${PY}:"),
+        (
+            "empty",
+            "- {PY: \"3.13\", DISTRO: bookworm}",
+            "- {DISTRO: bookworm}\n      - {DISTRO: trixie}",
+        ),
+        (
+            "unknown name reference",
+            "py${PY}-${DISTRO}:",
+            "py${PY}-${DIST}:",
+        ),
+    ] {
+        let bad = written("matrix-bad", &MATRIX.replacen(from, to, 1));
+        errors.push_str(&format!("## {what}\n"));
+        errors.push_str(&run_failing(
+            bad.parent().expect("dir"),
+            &["plan", "variants.yaml"],
+        ));
+    }
+    snapshot("matrix-errors", &errors);
+}
+
+/// `dockopt import` of the matrix-dockerfiles example: it writes the committed manifest, and
+/// what it says it assumed is pinned (no engine asked, so the notes are the same everywhere).
+#[test]
+fn import_of_the_matrix_dockerfiles_example() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/matrix-dockerfiles");
+    let dir = std::env::temp_dir()
+        .join(format!("dockopt-snap-{}", std::process::id()))
+        .join("matrix-dockerfiles");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(src.join("."))
+        .arg(&dir)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    std::fs::remove_file(dir.join("variants.yaml")).expect("rm");
+    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .current_dir(&dir)
+        .env("DOCKOPT_DOCKER", "/bin/false")
+        .args([
+            "import",
+            "1.0/bookworm/Dockerfile",
+            "1.0/busybox/Dockerfile",
+            "2.0/bookworm/Dockerfile",
+            "2.0/busybox/Dockerfile",
+            "-o",
+            "variants.yaml",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    snapshot("import-matrix-dockerfiles-notes", &stderr);
+    let written = std::fs::read_to_string(dir.join("variants.yaml")).expect("written");
+    let committed = std::fs::read_to_string(src.join("variants.yaml")).expect("committed");
+    assert_eq!(
+        written, committed,
+        "examples/matrix-dockerfiles/variants.yaml is not what import writes; re-import it"
+    );
+    // The plan is cheaper than the Dockerfiles as written, and never dearer than their orders.
+    let plan: serde_json::Value =
+        serde_json::from_str(&run(&dir, &["plan", "variants.yaml", "--format", "json"]))
+            .expect("json");
+    let cost = plan["cost"].as_f64().expect("cost");
+    assert!(cost <= plan["as_listed_cost"].as_f64().expect("listed"));
+    let written_runs: f64 = stderr
+        .split("the Dockerfiles as written: ")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .and_then(|s| s.parse().ok())
+        .expect("as written");
+    assert!(cost < written_runs, "{cost} vs {written_runs}");
+}
+
+/// What `dockopt import` refuses (with file:line) and what it only reports, pinned.
+#[test]
+fn import_diagnostics() {
+    let dir = std::env::temp_dir()
+        .join(format!("dockopt-snap-{}", std::process::id()))
+        .join("import-diagnostics");
+    std::fs::create_dir_all(dir.join("bad")).expect("dir");
+    std::fs::create_dir_all(dir.join("partly")).expect("dir");
+    std::fs::write(
+        dir.join("bad/Dockerfile"),
+        "FROM debian:bookworm AS build\nRUN make\n\nFROM debian:bookworm\nCOPY --from=build /out /out\nRUN --mount=type=cache,target=/root/.cache \\\n    pip install x\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nADD vendor.tar.gz /opt/\nRUN <<EOF\necho hi\nEOF\nRUN apt-get update\nRUN apt-get update\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("partly/Dockerfile"),
+        "FROM debian:bookworm AS unused\nRUN true\nFROM debian:bookworm\nMAINTAINER someone\nENV GPG_KEY=ABC\nRUN apt-get update\nHEALTHCHECK CMD curl -f http://localhost/\nSTOPSIGNAL SIGTERM\nVOLUME /data\nONBUILD RUN echo child\nADD notes.txt /notes.txt\n",
+    )
+    .expect("write");
+    let import = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dockopt"))
+            .current_dir(&dir)
+            .env("DOCKOPT_DOCKER", "/bin/false")
+            .args(["import", file])
+            .output()
+            .expect("runs")
+    };
+    let bad = import("bad/Dockerfile");
+    assert_eq!(bad.status.code(), Some(1));
+    let partly = import("partly/Dockerfile");
+    assert!(partly.status.success());
+    snapshot(
+        "import-diagnostics",
+        &format!(
+            "## refused\n{}## reported\n{}## written\n{}",
+            String::from_utf8_lossy(&bad.stderr),
+            String::from_utf8_lossy(&partly.stderr),
+            String::from_utf8_lossy(&partly.stdout)
+        ),
+    );
+}

@@ -151,5 +151,34 @@ pub fn final_config(
             }
         }
     }
+    if !target.config.volumes.is_empty() {
+        let volumes = config.entry("Volumes").or_insert_with(|| json!({}));
+        if !volumes.is_object() {
+            *volumes = json!({});
+        }
+        if let Value::Object(volumes) = volumes {
+            for v in &target.config.volumes {
+                volumes.insert(v.clone(), json!({}));
+            }
+        }
+    }
+    if let Some(s) = &target.config.stop_signal {
+        config.insert("StopSignal".into(), json!(s));
+    }
+    if let Some(h) = &target.config.healthcheck {
+        let mut check = Map::new();
+        check.insert("Test".into(), json!(h.test));
+        for (key, value) in [
+            ("Interval", h.interval),
+            ("Timeout", h.timeout),
+            ("StartPeriod", h.start_period),
+            ("Retries", h.retries),
+        ] {
+            if value != 0 {
+                check.insert(key.into(), json!(value));
+            }
+        }
+        config.insert("Healthcheck".into(), Value::Object(check));
+    }
     serde_json::to_vec(&Value::Object(image)).unwrap_or_default()
 }

@@ -9,6 +9,7 @@
 //! planner's input types and nothing above them (no LLB, no CLI, no gRPC).
 
 mod diagnostic;
+mod duration;
 pub mod image_ref;
 mod lower;
 mod model;
@@ -17,6 +18,8 @@ mod subst;
 mod suggest;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
-pub use model::{Action, Arg, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target};
-pub use parse::parse;
+pub use model::{
+    Action, Arg, Copy, Healthcheck, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
+};
+pub use parse::{DEFAULT_LAYER_LIMIT, DOCKER_LAYER_LIMIT, parse};
 pub use suggest::did_you_mean;

@@ -129,6 +129,27 @@ pub struct ImageConfig {
     pub labels: BTreeMap<String, String>,
     /// Exposed ports, `PORT[/PROTO]`.
     pub expose: Vec<String>,
+    /// Volumes (paths), as `VOLUME`.
+    pub volumes: Vec<String>,
+    /// The signal that stops the container, as `STOPSIGNAL`.
+    pub stop_signal: Option<String>,
+    /// The health check, as `HEALTHCHECK`.
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// A health check, as the image config holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// `["NONE"]`, `["CMD", argv…]` or `["CMD-SHELL", command]`.
+    pub test: Vec<String>,
+    /// Nanoseconds between checks (0: Docker's default).
+    pub interval: u64,
+    /// Nanoseconds a check may take (0: the default).
+    pub timeout: u64,
+    /// Nanoseconds after start before failures count (0: the default).
+    pub start_period: u64,
+    /// Failures in a row that make it unhealthy (0: the default).
+    pub retries: u64,
 }
 
 impl Step {

@@ -8,12 +8,18 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 use crate::diagnostic::{Diagnostic, Diagnostics, Span};
 use crate::image_ref;
 use crate::model::{
-    Action, Arg, Copy, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
+    Action, Arg, Copy, Healthcheck, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
 };
 use crate::subst::{Mode, SubstError, substitute_noting};
 use crate::suggest::did_you_mean;
 
-const TOP_KEYS: &[&str] = &["version", "args", "defaults", "steps", "targets", "default"];
+const TOP_KEYS: &[&str] = &[
+    "version", "args", "defaults", "steps", "targets", "default", "layers",
+];
+/// Layers a target may add to its base unless `layers:` says otherwise.
+pub const DEFAULT_LAYER_LIMIT: usize = 100;
+/// Docker's own limit on an image's layers (base included): `layers:` may not go past it.
+pub const DOCKER_LAYER_LIMIT: usize = 125;
 const DEFAULTS_KEYS: &[&str] = &["from"];
 /// The largest `time:` a step may give: a year in seconds. Sums over a million such steps stay
 /// far from overflow, and anything longer is a typo.
@@ -36,7 +42,13 @@ const TARGET_KEYS: &[&str] = &[
     "labels",
     "expose",
     "tags",
+    "matrix",
+    "exclude",
+    "volumes",
+    "stop_signal",
+    "healthcheck",
 ];
+const HEALTHCHECK_KEYS: &[&str] = &["test", "interval", "timeout", "start_period", "retries"];
 
 /// A step's identity: what it does and the context it does it in.
 type StepKey = (Action, StepContext);
@@ -301,7 +313,7 @@ impl Parser {
             }
         }
 
-        let mut targets = Vec::new();
+        let mut targets: Vec<RawTarget> = Vec::new();
         let mut first_target = None;
         match top.get_node("targets") {
             None => self.error(
@@ -323,9 +335,27 @@ impl Parser {
                         );
                     }
                     for (k, v) in map.iter() {
-                        first_target.get_or_insert_with(|| k.as_str().to_owned());
-                        if let Some(t) = self.target(k, v, default_from.as_ref(), &mut decls) {
-                            targets.push(t);
+                        for (name, values) in self.matrix(k, v) {
+                            first_target.get_or_insert_with(|| name.clone());
+                            let saved = self.args.clone();
+                            self.args.extend(values);
+                            let t = self.target(k, &name, v, default_from.as_ref(), &mut decls);
+                            self.args = saved;
+                            if let Some(t) = t {
+                                if let Some(first) = targets.iter().find(|x| x.name == t.name) {
+                                    let line = first.span.line;
+                                    self.error(
+                                        t.span,
+                                        &join("targets", k.as_str()),
+                                        format!(
+                                            "target `{}` is declared twice (first at line {line})",
+                                            t.name
+                                        ),
+                                        Some("give every target, and every matrix combination, its own name: `name-${AXIS}`".into()),
+                                    );
+                                }
+                                targets.push(t);
+                            }
                         }
                     }
                 }
@@ -391,6 +421,7 @@ impl Parser {
         }
         out_targets.sort_by(|a, b| a.name.cmp(&b.name));
         self.check_order(&steps, &after, &out_targets, &decls);
+        self.check_layers(top, &out_targets);
         if !self.errors.is_empty() {
             return None;
         }
@@ -821,15 +852,255 @@ impl Parser {
 
     // ---- targets -------------------------------------------------------------------------------
 
+    /// The targets one `targets:` entry stands for: itself, or with `matrix:` one per
+    /// combination of the axes' values (first axis slowest, values as listed) less those
+    /// `exclude:` names, each with its name substituted and the axis values to substitute.
+    fn matrix(
+        &mut self,
+        key: &MarkedScalarNode,
+        node: &Node,
+    ) -> Vec<(String, BTreeMap<String, String>)> {
+        let field = join("targets", key.as_str());
+        let plain = vec![(key.as_str().to_owned(), BTreeMap::new())];
+        let Node::Mapping(map) = node else {
+            return plain;
+        };
+        let Some(m) = map.get_node("matrix") else {
+            if let Some(e) = map.get_node("exclude") {
+                self.error(
+                    Span::of(e.span()),
+                    &join(&field, "exclude"),
+                    "`exclude` without `matrix`: there are no combinations to leave out",
+                    None,
+                );
+            }
+            return plain;
+        };
+        let mfield = join(&field, "matrix");
+        let matrix_span = map
+            .iter()
+            .find(|(k, _)| k.as_str() == "matrix")
+            .map_or_else(|| Span::of(m.span()), |(k, _)| Span::of(k.span()));
+        let Some(axes_map) = self.mapping(m, &mfield, "a mapping of AXIS: [values]") else {
+            return Vec::new();
+        };
+        let mut axes: Vec<(String, Vec<String>)> = Vec::new();
+        for (k, v) in axes_map.iter() {
+            let f = join(&mfield, k.as_str());
+            let name = k.as_str();
+            if !(name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                self.error(
+                    Span::of(k.span()),
+                    &f,
+                    format!("matrix axis `{name}` must be a name (letters, digits, `_`) to be used as `${{{name}}}`"),
+                    None,
+                );
+                return Vec::new();
+            }
+            let Node::Sequence(items) = v else {
+                self.wrong_type(v, &f, "a list of values");
+                return Vec::new();
+            };
+            let mut values: Vec<String> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let Some(s) = self.scalar(item, &format!("{f}[{i}]"), "a value") else {
+                    return Vec::new();
+                };
+                if values.iter().any(|x| x == s.as_str()) {
+                    self.error(
+                        Span::of(s.span()),
+                        &format!("{f}[{i}]"),
+                        format!("value `{}` appears twice in axis `{name}`", s.as_str()),
+                        None,
+                    );
+                    return Vec::new();
+                }
+                values.push(s.as_str().to_owned());
+            }
+            if values.is_empty() {
+                self.error(
+                    Span::of(k.span()),
+                    &f,
+                    format!("axis `{name}` has no values"),
+                    None,
+                );
+                return Vec::new();
+            }
+            axes.push((name.to_owned(), values));
+        }
+        if axes.is_empty() {
+            self.error(
+                matrix_span,
+                &mfield,
+                "`matrix` is empty: give at least one axis with values",
+                None,
+            );
+            return Vec::new();
+        }
+        // exclude: a list of {AXIS: value} mappings; a combination matching every pair of one
+        // entry is left out.
+        let mut excludes: Vec<BTreeMap<String, String>> = Vec::new();
+        if let Some(e) = map.get_node("exclude") {
+            let efield = join(&field, "exclude");
+            let Node::Sequence(items) = e else {
+                self.wrong_type(e, &efield, "a list of {AXIS: value} mappings");
+                return Vec::new();
+            };
+            for (i, item) in items.iter().enumerate() {
+                let fi = format!("{efield}[{i}]");
+                let Some(entry) = self.mapping(item, &fi, "a mapping of AXIS: value") else {
+                    return Vec::new();
+                };
+                let mut pairs = BTreeMap::new();
+                for (k, v) in entry.iter() {
+                    let fk = join(&fi, k.as_str());
+                    let Some((_, values)) = axes.iter().find(|(a, _)| a == k.as_str()) else {
+                        let help = did_you_mean(k.as_str(), axes.iter().map(|(a, _)| a.as_str()))
+                            .or_else(|| {
+                                Some(format!(
+                                    "the axes are: {}",
+                                    axes.iter()
+                                        .map(|(a, _)| a.as_str())
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ))
+                            });
+                        self.error(
+                            Span::of(k.span()),
+                            &fk,
+                            format!("`{}` is not an axis of this matrix", k.as_str()),
+                            help,
+                        );
+                        return Vec::new();
+                    };
+                    let Some(s) = self.scalar(v, &fk, "a value") else {
+                        return Vec::new();
+                    };
+                    if !values.iter().any(|x| x == s.as_str()) {
+                        let help = did_you_mean(s.as_str(), values.iter().map(String::as_str))
+                            .or_else(|| Some(format!("its values are: {}", values.join(", "))));
+                        self.error(
+                            Span::of(s.span()),
+                            &fk,
+                            format!("`{}` is not a value of axis `{}`", s.as_str(), k.as_str()),
+                            help,
+                        );
+                        return Vec::new();
+                    }
+                    pairs.insert(k.as_str().to_owned(), s.as_str().to_owned());
+                }
+                excludes.push(pairs);
+            }
+        }
+        let mut combos: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
+        for (axis, values) in &axes {
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.insert(axis.clone(), v.clone());
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos.retain(|c| {
+            !excludes
+                .iter()
+                .any(|e| e.iter().all(|(k, v)| c.get(k) == Some(v)))
+        });
+        if combos.is_empty() {
+            self.error(
+                matrix_span,
+                &mfield,
+                format!(
+                    "the matrix of target `{}` is empty: `exclude` leaves out every combination",
+                    key.as_str()
+                ),
+                None,
+            );
+            return Vec::new();
+        }
+        let mut out: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+        for c in combos {
+            let mut args = self.args.clone();
+            args.extend(c.clone());
+            let name = match substitute_noting(key.as_str(), &args, Mode::Strict, &mut |_| {}) {
+                Ok(n) => n,
+                Err(SubstError::Unknown(n)) => {
+                    self.error(
+                        Span::of(key.span()),
+                        &field,
+                        format!("`{n}` in the target name is neither an axis nor a declared arg"),
+                        did_you_mean(&n, axes.iter().map(|(a, _)| a.as_str())).or_else(|| {
+                            Some(format!(
+                                "the axes are: {}",
+                                axes.iter()
+                                    .map(|(a, _)| a.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        }),
+                    );
+                    return Vec::new();
+                }
+                Err(SubstError::Malformed(t)) => {
+                    self.error(
+                        Span::of(key.span()),
+                        &field,
+                        format!("`{t}`: expected `${{AXIS}}` in the target name"),
+                        None,
+                    );
+                    return Vec::new();
+                }
+            };
+            if let Some((_, first)) = out.iter().find(|(n, _)| *n == name) {
+                let show = |c: &BTreeMap<String, String>| {
+                    c.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                let missing: Vec<&str> = axes
+                    .iter()
+                    .map(|(a, _)| a.as_str())
+                    .filter(|a| !crate::subst::mentions(key.as_str(), a))
+                    .collect();
+                self.error(
+                    Span::of(key.span()),
+                    &field,
+                    format!(
+                        "matrix target `{}` is named `{name}` for both {} and {}",
+                        key.as_str(),
+                        show(first),
+                        show(&c)
+                    ),
+                    Some(format!(
+                        "put every axis in the name, e.g. `{}-${{{}}}`",
+                        key.as_str(),
+                        missing.first().copied().unwrap_or("AXIS")
+                    )),
+                );
+                return Vec::new();
+            }
+            out.push((name, c));
+        }
+        out
+    }
+
     fn target(
         &mut self,
         key: &MarkedScalarNode,
+        name: &str,
         node: &Node,
         default_from: Option<&(String, String, Span)>,
         decls: &mut Vec<Decl>,
     ) -> Option<RawTarget> {
-        let name = key.as_str().to_owned();
-        let field = join("targets", &name);
+        let name = name.to_owned();
+        let field = join("targets", key.as_str());
         let span = Span::of(key.span());
         if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
             self.error(
@@ -881,7 +1152,11 @@ impl Parser {
                 let fi = format!("{f}[{i}]");
                 match item {
                     Node::Scalar(s) => out.push(Entry::Ref {
-                        name: s.as_str().to_owned(),
+                        name: if s.as_str().contains('$') {
+                            p.subst(s, &fi, Mode::Strict).unwrap_or_default()
+                        } else {
+                            s.as_str().to_owned()
+                        },
                         span: Span::of(s.span()),
                         field: fi,
                     }),
@@ -960,6 +1235,23 @@ impl Parser {
                 }
             }
         }
+        if let Some(n) = map.get_node("volumes") {
+            let f = join(&field, "volumes");
+            for s in self.strings(n, &f, "a path") {
+                if let Some(v) = self.subst(s, &f, Mode::Strict) {
+                    config.volumes.push(v);
+                }
+            }
+        }
+        if let Some(n) = map.get_node("stop_signal") {
+            let f = join(&field, "stop_signal");
+            config.stop_signal = self
+                .scalar(n, &f, "a signal like `SIGTERM`")
+                .and_then(|s| self.subst(s, &f, Mode::Strict));
+        }
+        if let Some(n) = map.get_node("healthcheck") {
+            config.healthcheck = self.healthcheck(n, &join(&field, "healthcheck"));
+        }
         let mut tags = Vec::new();
         if let Some(n) = map.get_node("tags") {
             let f = join(&field, "tags");
@@ -996,6 +1288,95 @@ impl Parser {
             config,
             tags,
         })
+    }
+
+    /// `healthcheck: none`, or `{test: [CMD, …] | "shell command", interval: 30s, timeout,
+    /// start_period, retries}`.
+    fn healthcheck(&mut self, node: &Node, field: &str) -> Option<Healthcheck> {
+        if let Node::Scalar(s) = node
+            && s.as_str().eq_ignore_ascii_case("none")
+        {
+            return Some(Healthcheck {
+                test: vec!["NONE".into()],
+                ..Healthcheck::default()
+            });
+        }
+        let map = self.mapping(node, field, "`none` or a mapping with `test`")?;
+        self.check_keys(map, HEALTHCHECK_KEYS, field);
+        let tf = join(field, "test");
+        let test = match map.get_node("test") {
+            Some(Node::Scalar(s)) => vec!["CMD-SHELL".into(), self.subst(s, &tf, Mode::Shell)?],
+            Some(n @ Node::Sequence(_)) => {
+                let argv: Vec<String> = self
+                    .strings(n, &tf, "an argument")
+                    .into_iter()
+                    .filter_map(|s| self.subst(s, &tf, Mode::Shell))
+                    .collect();
+                match argv.first().map(String::as_str) {
+                    Some("CMD" | "CMD-SHELL" | "NONE") => argv,
+                    _ => std::iter::once("CMD".to_owned()).chain(argv).collect(),
+                }
+            }
+            Some(n) => {
+                self.wrong_type(n, &tf, "a command (a string, or a list)");
+                return None;
+            }
+            None => {
+                self.error(
+                    Span::of(map.span()),
+                    &tf,
+                    "missing `test`: the command that checks health",
+                    None,
+                );
+                return None;
+            }
+        };
+        let mut check = Healthcheck {
+            test,
+            ..Healthcheck::default()
+        };
+        for (key, slot) in [
+            ("interval", &mut check.interval),
+            ("timeout", &mut check.timeout),
+            ("start_period", &mut check.start_period),
+        ] {
+            if let Some(n) = map.get_node(key) {
+                let f = join(field, key);
+                let s = self.scalar(n, &f, "a duration like `30s`")?;
+                match crate::duration::nanos(s.as_str()) {
+                    Some(ns) => *slot = ns,
+                    None => {
+                        self.error(
+                            Span::of(s.span()),
+                            &f,
+                            format!(
+                                "expected a duration like `30s`, `1m30s` or `500ms`, found `{}`",
+                                s.as_str()
+                            ),
+                            None,
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+        if let Some(n) = map.get_node("retries") {
+            let f = join(field, "retries");
+            let s = self.scalar(n, &f, "a number")?;
+            match s.as_str().parse::<u64>() {
+                Ok(r) => check.retries = r,
+                Err(_) => {
+                    self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected a number of retries, found `{}`", s.as_str()),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(check)
     }
 
     // ---- resolution ----------------------------------------------------------------------------
@@ -1111,6 +1492,49 @@ impl Parser {
                     help,
                 );
                 None
+            }
+        }
+    }
+
+    /// Every step is a layer: a target with more than `layers:` (default
+    /// [`DEFAULT_LAYER_LIMIT`]; 0: no budget) steps and `finally` steps is an error at its name.
+    fn check_layers(&mut self, top: &MarkedMappingNode, targets: &[Target]) {
+        let mut limit = DEFAULT_LAYER_LIMIT;
+        if let Some(n) = top.get_node("layers")
+            && let Some(s) = self.scalar(n, "layers", "a number of layers")
+        {
+            match s.as_str().parse::<usize>() {
+                // 0: no budget (planning experiments; Docker refuses such images).
+                Ok(0) => return,
+                Ok(l) if l <= DOCKER_LAYER_LIMIT => limit = l,
+                _ => {
+                    self.error(
+                        Span::of(s.span()),
+                        "layers",
+                        format!(
+                            "expected a number of layers from 1 to {DOCKER_LAYER_LIMIT} (Docker's limit), or 0 for no budget, found `{}`",
+                            s.as_str()
+                        ),
+                        None,
+                    );
+                    return;
+                }
+            }
+        }
+        for t in targets {
+            let count = t.steps.len() + t.finally.len();
+            if count > limit {
+                self.error(
+                    t.span,
+                    &format!("targets.{}", t.name),
+                    format!(
+                        "target `{}` adds {count} layers (one per step), over the limit of {limit}",
+                        t.name
+                    ),
+                    Some(format!(
+                        "merge steps that always run together into one `run`, or raise `layers:` (Docker allows {DOCKER_LAYER_LIMIT}, the base image's layers included)"
+                    )),
+                );
             }
         }
     }

@@ -28,6 +28,14 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// Whether `text` refers to `name` (`$NAME` or `${NAME}`).
+pub(crate) fn mentions(text: &str, name: &str) -> bool {
+    let mut found = false;
+    let args: BTreeMap<String, String> = [(name.to_owned(), String::new())].into();
+    let _ = substitute_noting(text, &args, Mode::Shell, &mut |_| found = true);
+    found
+}
+
 /// Substitutes every reference to a declared arg in `text`.
 #[cfg(test)]
 pub(crate) fn substitute(

@@ -374,3 +374,135 @@ targets:
     assert_eq!(m.args["DEBIAN"], "trixie");
     assert!(m.declared_args["UNUSED"].uses.is_empty());
 }
+
+const MATRIX: &str = "\
+version: 1
+args: {FLAGS: -q}
+steps:
+  update: {run: 'apt-get ${FLAGS} update'}
+targets:
+  py-${PY}-${DISTRO}:
+    matrix: {PY: [\"3.11\", \"3.12\"], DISTRO: [bookworm, trixie]}
+    exclude: [{PY: \"3.11\", DISTRO: trixie}]
+    from: debian:${DISTRO}
+    steps: [update, {run: 'apt-get install -y python${PY}', after: [update]}]
+    env: {PYTHON_VERSION: '${PY}'}
+    tags: ['py:${PY}-${DISTRO}']
+";
+
+#[test]
+fn a_matrix_expands_to_one_target_per_combination_less_the_excluded() {
+    let m = ok(MATRIX);
+    assert_eq!(
+        m.target_names(),
+        ["py-3.11-bookworm", "py-3.12-bookworm", "py-3.12-trixie"]
+    );
+    let t = m.target("py-3.12-trixie").expect("target");
+    assert_eq!(t.from, "debian:trixie");
+    assert_eq!(t.config.env["PYTHON_VERSION"], "3.12");
+    assert_eq!(t.tags, ["py:3.12-trixie"]);
+    // update is one step for all; the install differs by PY only.
+    assert_eq!(m.steps.len(), 3);
+    let installs: Vec<String> = m.steps.iter().map(|s| s.command_text()).collect();
+    assert!(installs.contains(&"apt-get install -y python3.11".to_owned()));
+    assert!(installs.contains(&"apt-get -q update".to_owned()));
+    // The first combination is the default target.
+    assert_eq!(m.default_target, "py-3.11-bookworm");
+    // Same text, same expansion, every time.
+    assert_eq!(ok(MATRIX), m);
+}
+
+#[test]
+fn matrix_mistakes_are_errors_with_their_place() {
+    check_errors(
+        &MATRIX.replace("exclude: [{PY:", "exclude: [{PYY:"),
+        &[
+            "m.yaml:8:16: targets.py-${PY}-${DISTRO}.exclude[0].PYY: `PYY` is not an axis of this matrix (did you mean `PY`?)",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace("DISTRO: trixie}]", "DISTRO: trixy}]"),
+        &[
+            "m.yaml:8:36: targets.py-${PY}-${DISTRO}.exclude[0].DISTRO: `trixy` is not a value of axis `DISTRO` (its values are: bookworm, trixie)",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace("py-${PY}-${DISTRO}:", "py-${PY}:"),
+        &[
+            "m.yaml:6:3: targets.py-${PY}: matrix target `py-${PY}` is named `py-3.12` for both DISTRO=bookworm PY=3.12 and DISTRO=trixie PY=3.12 (put every axis in the name, e.g. `py-${PY}-${DISTRO}`)",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace(
+            "[{PY: \"3.11\", DISTRO: trixie}]",
+            "[{PY: \"3.11\"}, {PY: \"3.12\"}]",
+        ),
+        &[
+            "m.yaml:7:5: targets.py-${PY}-${DISTRO}.matrix: the matrix of target `py-${PY}-${DISTRO}` is empty: `exclude` leaves out every combination",
+        ],
+    );
+    check_errors(
+        &MATRIX.replace("DISTRO: [bookworm, trixie]", "DISTRO: []"),
+        &["m.yaml:7:36: targets.py-${PY}-${DISTRO}.matrix.DISTRO: axis `DISTRO` has no values"],
+    );
+    check_errors(
+        &format!("{MATRIX}  py-3.12-trixie: {{from: busybox}}\n"),
+        &[
+            "m.yaml:13:3: targets.py-3.12-trixie: target `py-3.12-trixie` is declared twice (first at line 6) (give every target, and every matrix combination, its own name: `name-${AXIS}`)",
+        ],
+    );
+}
+
+#[test]
+fn a_target_over_the_layer_budget_is_an_error_naming_it_and_its_count() {
+    let mut text = String::from(
+        "version: 1\nlayers: 3\ntargets:\n  small: {from: busybox, steps: [{run: a}, {run: b}]}\n  big:\n    from: busybox\n    steps: [{run: a}, {run: b}, {run: c}]\n    finally: [{run: d}]\n",
+    );
+    check_errors(
+        &text,
+        &[
+            "m.yaml:5:3: targets.big: target `big` adds 4 layers (one per step), over the limit of 3 (merge steps that always run together into one `run`, or raise `layers:` (Docker allows 125, the base image's layers included))",
+        ],
+    );
+    text = text.replace("layers: 3", "layers: 200");
+    check_errors(
+        &text,
+        &[
+            "m.yaml:2:9: layers: expected a number of layers from 1 to 125 (Docker's limit), or 0 for no budget, found `200`",
+        ],
+    );
+    // The default is 100.
+    let steps: Vec<String> = (0..101).map(|i| format!("{{run: 'echo {i}'}}")).collect();
+    let many = format!(
+        "version: 1\ntargets:\n  t: {{from: busybox, steps: [{}]}}\n",
+        steps.join(", ")
+    );
+    let err = parse("m.yaml", &many, &BTreeMap::new()).expect_err("over 100");
+    assert!(err.to_string().contains("adds 101 layers"), "{err}");
+    // 0: no budget.
+    ok(&many.replace("version: 1\n", "version: 1\nlayers: 0\n"));
+}
+
+#[test]
+fn volumes_stop_signal_and_healthcheck_are_image_config() {
+    let m = ok(
+        "version: 1\ntargets:\n  t:\n    from: busybox\n    volumes: [/data, /logs]\n    stop_signal: SIGINT\n    healthcheck: {test: 'wget -q localhost', interval: 1m30s, retries: 3}\n  u:\n    from: busybox\n    healthcheck: none\n",
+    );
+    let t = m.target("t").expect("t");
+    assert_eq!(t.config.volumes, ["/data", "/logs"]);
+    assert_eq!(t.config.stop_signal.as_deref(), Some("SIGINT"));
+    let h = t.config.healthcheck.as_ref().expect("healthcheck");
+    assert_eq!(h.test, ["CMD-SHELL", "wget -q localhost"]);
+    assert_eq!((h.interval, h.retries), (90_000_000_000, 3));
+    let u = m.target("u").expect("u");
+    assert_eq!(
+        u.config.healthcheck.as_ref().map(|h| h.test.clone()),
+        Some(vec!["NONE".to_owned()])
+    );
+    check_errors(
+        "version: 1\ntargets:\n  t: {from: busybox, healthcheck: {test: [true], interval: 30}}\n",
+        &[
+            "m.yaml:3:60: targets.t.healthcheck.interval: expected a duration like `30s`, `1m30s` or `500ms`, found `30`",
+        ],
+    );
+}
