@@ -255,9 +255,16 @@ pub(crate) fn apply(read: &Read, out: &Outcome, timeout: Duration) -> Result<usi
             let started = Instant::now();
             while !converged(service, replicas)? {
                 if started.elapsed() > timeout {
+                    let ts = tasks(std::slice::from_ref(service))?;
+                    let states: Vec<String> = ts
+                        .values()
+                        .flatten()
+                        .map(|t| format!("{} on {}: {}", t.name, t.node, t.current_state))
+                        .collect();
                     return Err(format!(
-                        "service {service} did not converge within {} s",
-                        timeout.as_secs()
+                        "service {service} did not converge within {} s; its tasks:\n  {}",
+                        timeout.as_secs(),
+                        states.join("\n  ")
                     ));
                 }
                 std::thread::sleep(Duration::from_millis(500));

@@ -39,7 +39,14 @@ fn place(args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockopt"));
     cmd.env("DOCKER_HOST", env("DOCKOPT_SWARM_MANAGER"))
         .env("DOCKOPT_DOCKER", "/usr/bin/docker")
-        .args(["place", "--from-engine", "--samples", "1"]);
+        .args([
+            "place",
+            "--from-engine",
+            "--samples",
+            "1",
+            "--apply-timeout",
+            "120s",
+        ]);
     for n in &nodes()[1..] {
         cmd.arg("--stats-host")
             .arg(format!("unix://{dir}/{n}/docker.sock"));
