@@ -13,6 +13,7 @@ mod fuzz;
 mod instance;
 mod placement;
 mod rng;
+mod seed_model;
 mod shapes;
 
 use std::path::{Path, PathBuf};
@@ -40,12 +41,19 @@ fn main() {
             fuzz::run(num(1, 1_000_000), num(2, 1), &root, &root.join("benchmarks/results"))
         }
         Some("planner") => planner(&args[1..]),
+        Some("placement-seed") => {
+            let limit = args.get(1).and_then(|a| a.parse::<f64>().ok()).unwrap_or(60.0);
+            seed_model::run(placement::sets(), limit).and_then(|raw| {
+                let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchmarks/results/placement-seed.jsonl");
+                std::fs::write(&out, raw).map_err(|e| format!("{}: {e}", out.display()))
+            })
+        }
         Some("placement") => {
             let raw = placement::run();
             let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchmarks/results/placement.jsonl");
             std::fs::write(&out, raw).map_err(|e| format!("{}: {e}", out.display()))
         }
-        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE] | gen stack|chunk TARGETS SEED FILE | one METHOD FILE [--memory MIB] | fuzz [CASES] [SEED]".into()),
+        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | placement-seed [SECONDS] | shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE] | gen stack|chunk TARGETS SEED FILE | one METHOD FILE [--memory MIB] | fuzz [CASES] [SEED]".into()),
     };
     if let Err(e) = result {
         eprintln!("dockopt-bench: {e}");

@@ -23,7 +23,7 @@ fn generate(
     cluster(seed, pools, hosts, fill, shape)
 }
 
-fn timed<T>(f: impl Fn() -> T) -> (T, f64) {
+pub(crate) fn timed<T>(f: impl Fn() -> T) -> (T, f64) {
     let mut times = Vec::new();
     let mut out = None;
     for _ in 0..5 {
@@ -38,9 +38,9 @@ fn timed<T>(f: impl Fn() -> T) -> (T, f64) {
     (out.expect("ran"), times[times.len() / 2])
 }
 
-/// Prints the placement table (Markdown) and returns the raw rows (JSON lines).
-pub(crate) fn run() -> String {
-    let sets: Vec<(&str, Cluster, Objective)> = vec![
+/// The generated clusters of the table (the seed's sizes and larger), with their objective.
+pub(crate) fn sets() -> Vec<(&'static str, Cluster, Objective)> {
+    vec![
         (
             "seed 20 pools × 4 hosts, memory 70 %",
             generate(1, 20, 4, 0.70, false, false, false),
@@ -86,7 +86,12 @@ pub(crate) fn run() -> String {
             generate(8, 2000, 200, 0.35, false, true, false),
             Objective::FewestHosts,
         ),
-    ];
+    ]
+}
+
+/// Prints the placement table (Markdown) and returns the raw rows (JSON lines).
+pub(crate) fn run() -> String {
+    let sets = sets();
     let mut raw = String::new();
     println!(
         "| set | containers | hosts | FFD | LPT / largest-first | + local search | MIP (microlp) | bound | gap | seconds (search) | unplaced |"

@@ -9,6 +9,7 @@ mod inspect;
 mod place_cmd;
 mod plan_view;
 mod progress;
+mod swarm_cmd;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -230,3 +230,17 @@ fn bad_numbers_on_the_command_line_are_refused() {
         assert!(err.contains(flag), "{flag} {value}: {err}");
     }
 }
+
+#[test]
+fn engine_flags_need_from_engine() {
+    for flag in ["--apply", "--dry-run", "--watch"] {
+        let out = place(&[flag]);
+        assert_eq!(out.status.code(), Some(1), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("needs --from-engine"), "{flag}: {err}");
+    }
+    let out = place(&["--interval", "1h"]);
+    assert!(out.status.success(), "a duration with a unit");
+    let out = place(&["--interval", "5x"]);
+    assert_eq!(out.status.code(), Some(1));
+}

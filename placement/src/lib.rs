@@ -19,6 +19,7 @@ pub mod model;
 pub mod render;
 pub mod solve;
 pub mod stats;
+pub mod swarm;
 pub mod units;
 
 pub use model::{CPU, Cluster, Host, MEM, NET, Objective, Options, Pool, Resources};

@@ -128,11 +128,22 @@ pub fn usage(
     k: f64,
     interval: f64,
 ) -> (BTreeMap<String, Resources>, Vec<String>) {
+    usage_by(samples, |c| pool_of(c, pools), k, interval)
+}
+
+/// [`usage`] with the pool of each container given by `pool_of` (e.g. from a container label).
+#[must_use]
+pub fn usage_by<'p>(
+    samples: &[Sample],
+    pool_of: impl Fn(&str) -> Option<&'p str>,
+    k: f64,
+    interval: f64,
+) -> (BTreeMap<String, Resources>, Vec<String>) {
     let mut per_pool: BTreeMap<&str, [Vec<f64>; 3]> = BTreeMap::new();
     let mut last_net: BTreeMap<&str, f64> = BTreeMap::new();
     let mut unknown = Vec::new();
     for s in samples {
-        let Some(p) = pool_of(&s.container, pools) else {
+        let Some(p) = pool_of(&s.container) else {
             if !unknown.contains(&s.container) {
                 unknown.push(s.container.clone());
             }
