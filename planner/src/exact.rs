@@ -24,6 +24,7 @@
 
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
+use crate::partition;
 use crate::precedence::Precedence;
 use crate::problem::StepId;
 use crate::universe::Universe;
@@ -44,6 +45,10 @@ const SPARSE_VALUE_BYTES: usize = 60;
 
 /// Estimated bytes per entry of a sparse index map (`u32` → `u32`).
 const SPARSE_INDEX_BYTES: usize = 32;
+
+/// Bytes per column of the set partition over F (a `u32` mask and an `f64` cost, its index by
+/// lowest item, and its place in the search's lists).
+const COLUMN_BYTES: usize = 32;
 
 /// Estimated bytes per set of F: its list entry (24, doubled while the list grows) and its
 /// copies in the DP's sorted index (16 + 8 + 4).
@@ -277,10 +282,9 @@ impl Prepared {
     /// top-down, so a group whose items fall into few blocks never touches most of its 2ⁿ subsets.
     ///
     /// The tables are dense arrays when the group has at most [`DENSE_ITEMS`] items and their
-    /// 12 × 2ⁿ bytes (with F) fit in `limits.memory`; otherwise hash maps of the reached sets,
-    /// tried with 1/200 of the work budget (worth a proof only when few sets are reachable, and
-    /// then that is plenty) and at most as many entries as the memory budget holds. The work
-    /// spent, finished or not, is added to `spent`.
+    /// 12 × 2ⁿ bytes (with F) fit in `limits.memory`; otherwise no table over the sets outside
+    /// F at all: [`Prepared::solve_partition`] chooses the root's blocks by branch and bound.
+    /// The work spent, finished or not, is added to `spent`.
     pub(crate) fn solve(
         self,
         group: &Group,
@@ -292,15 +296,115 @@ impl Prepared {
             && dense_bytes(self.n)
                 .and_then(|d| d.checked_add(self.family_bytes()))
                 .is_some_and(|b| b <= limits.memory);
-        let limits = if dense {
-            limits
+        if dense {
+            self.solve_with(group, prec, limits, true, spent)
         } else {
-            Limits {
-                work: limits.work / 200.0,
-                ..limits
-            }
+            self.solve_partition(group, prec, limits, spent, &mut None)
+        }
+    }
+
+    /// The DP without a table over the sets outside F: F-sets get their values bottom-up (in
+    /// hash maps of exactly F's size), then the blocks under the root are chosen by
+    /// branch and bound over set partitions (`partition.rs`), the memo taking the memory left.
+    /// `None` past either budget; `bound` then gets the Lagrangian lower bound on the optimum
+    /// when the F values were all found.
+    pub(crate) fn solve_partition(
+        self,
+        group: &Group,
+        prec: &Precedence,
+        limits: Limits,
+        spent: &mut f64,
+        bound: &mut Option<f64>,
+    ) -> Option<Solution> {
+        let n = self.n;
+        if n == 0 {
+            return self.solve_with(group, prec, limits, true, spent);
+        }
+        let count = self.lists.iter().map(Vec::len).sum::<usize>();
+        let tables =
+            (count + n).saturating_mul(SPARSE_VALUE_BYTES + SPARSE_INDEX_BYTES + COLUMN_BYTES);
+        let left = limits
+            .memory
+            .checked_sub(self.family_bytes())?
+            .checked_sub(tables)?;
+        let mut fam: Vec<(u32, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        fam.sort_unstable_by_key(|e| e.0);
+        let mut h_index = Sparse::new(count);
+        for (i, &(mask, _)) in fam.iter().enumerate() {
+            h_index.set(mask, u32::try_from(i).ok()?)?;
+        }
+        let mut dp = Dp {
+            p: &self,
+            h_index,
+            h_vals: fam.iter().map(|e| e.1).collect(),
+            value: Sparse::new(count + n),
+            work: 0.0,
+            budget: limits.work,
         };
-        self.solve_with(group, prec, limits, dense, spent)
+        let solved = (|| {
+            for (k, &leaf) in self.leaf.iter().enumerate() {
+                dp.value.set(1 << k, leaf)?;
+            }
+            for &(s, _) in &fam {
+                let (best, _) = dp.split_in_family(s)?;
+                dp.value.set(s, best)?;
+            }
+            Some(())
+        })();
+        *spent += dp.work;
+        solved?;
+        let mut columns: Vec<(u32, f64)> = Vec::with_capacity(count + n);
+        for (k, &leaf) in self.leaf.iter().enumerate() {
+            columns.push((1 << k, leaf - self.base));
+        }
+        for &(s, _) in &fam {
+            columns.push((s, dp.value.get(s)? - self.base));
+        }
+        let outcome = partition::solve(n, &columns, limits.work - dp.work, left, spent);
+        *bound = Some(self.base + outcome.bound);
+        let (value, blocks) = outcome.best.filter(|_| outcome.proven)?;
+        // Reading the tree off re-walks splits already paid for.
+        dp.budget = f64::INFINITY;
+        // The tree: each block's optimal subtree, the blocks joined in the order found.
+        let mut tree = Hierarchy::leaves(n);
+        let mut roots = Vec::with_capacity(blocks.len());
+        for k in blocks {
+            roots.push(Self::subtree(&mut dp, &mut tree, columns[k].0)?);
+        }
+        tree.finish(&roots);
+        let orders = tree.orders(group, &self.uni, prec);
+        Some(Solution {
+            orders,
+            value: self.base + value,
+            tree,
+        })
+    }
+
+    /// Adds the optimal tree of `mask` (a single item or an F-set with its value known) to
+    /// `tree`; returns its root.
+    fn subtree<V: Store<f64>, H: Store<u32>>(
+        dp: &mut Dp<'_, V, H>,
+        tree: &mut Hierarchy,
+        mask: u32,
+    ) -> Option<usize> {
+        let mut node_of: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+        let mut stack: Vec<(u32, bool)> = vec![(mask, false)];
+        while let Some((m, expanded)) = stack.pop() {
+            if m.count_ones() == 1 {
+                node_of.insert(m, m.trailing_zeros() as usize);
+                continue;
+            }
+            let a = dp.split_in_family(m)?.1;
+            if expanded {
+                let node = tree.join(node_of[&a], node_of[&(m ^ a)]);
+                node_of.insert(m, node);
+            } else {
+                stack.push((m, true));
+                stack.push((m ^ a, false));
+                stack.push((a, false));
+            }
+        }
+        node_of.get(&mask).copied()
     }
 
     /// Estimated bytes of the family F while the DP runs.
