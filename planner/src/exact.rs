@@ -29,8 +29,11 @@ use crate::precedence::Precedence;
 use crate::problem::StepId;
 use crate::universe::Universe;
 
-/// Largest group the DP takes (item sets are `u32` masks).
-pub(crate) const MAX_ITEMS: usize = 31;
+/// Largest group the DP takes (item sets are `u64` masks).
+pub(crate) const MAX_ITEMS: usize = 63;
+
+/// A set of a group's items, one bit each.
+pub(crate) type Mask = u64;
 
 /// Largest group whose tables may be dense arrays of 2ⁿ entries (12 × 2ⁿ bytes: 768 MiB at 26,
 /// when the memory budget allows); larger groups keep only the sets they reach, in hash maps.
@@ -72,9 +75,9 @@ fn dense_bytes(n: usize) -> Option<usize> {
 /// value table uses infinity, values being finite), or a map of the subsets actually reached.
 /// Generic, not an enum, so the DP's inner loop has no dispatch.
 trait Store<T> {
-    fn get(&self, s: u32) -> Option<T>;
+    fn get(&self, s: Mask) -> Option<T>;
     /// Stores a value; `None` when a sparse table is full.
-    fn set(&mut self, s: u32, value: T) -> Option<()>;
+    fn set(&mut self, s: Mask, value: T) -> Option<()>;
 }
 
 struct Dense<T> {
@@ -93,13 +96,13 @@ impl<T: Copy + PartialEq> Dense<T> {
 
 impl<T: Copy + PartialEq> Store<T> for Dense<T> {
     #[inline]
-    fn get(&self, s: u32) -> Option<T> {
+    fn get(&self, s: Mask) -> Option<T> {
         let v = self.values[s as usize];
         (v != self.none).then_some(v)
     }
 
     #[inline]
-    fn set(&mut self, s: u32, value: T) -> Option<()> {
+    fn set(&mut self, s: Mask, value: T) -> Option<()> {
         self.values[s as usize] = value;
         Some(())
     }
@@ -107,7 +110,7 @@ impl<T: Copy + PartialEq> Store<T> for Dense<T> {
 
 /// The subsets reached, at most `cap` of them (the memory budget's share, in entries).
 struct Sparse<T> {
-    map: std::collections::HashMap<u32, T>,
+    map: std::collections::HashMap<Mask, T>,
     cap: usize,
 }
 
@@ -121,11 +124,11 @@ impl<T> Sparse<T> {
 }
 
 impl<T: Copy> Store<T> for Sparse<T> {
-    fn get(&self, s: u32) -> Option<T> {
+    fn get(&self, s: Mask) -> Option<T> {
         self.map.get(&s).copied()
     }
 
-    fn set(&mut self, s: u32, value: T) -> Option<()> {
+    fn set(&mut self, s: Mask, value: T) -> Option<()> {
         if self.map.len() >= self.cap && !self.map.contains_key(&s) {
             return None;
         }
@@ -147,10 +150,10 @@ pub(crate) struct Solution {
 
 /// A set of F in a pre-order list of the sets sharing one lowest item.
 struct Entry {
-    mask: u32,
+    mask: Mask,
     h: f64,
     /// The bit of the item this set added to its parent in the list.
-    last: u32,
+    last: Mask,
     /// Index just past this set's subtree (its supersets in the list).
     skip: u32,
 }
@@ -231,8 +234,8 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn extend(&mut self, mask: u32, inter: &[u64], union: &[u64]) -> Option<()> {
-        let last_item = 31 - mask.leading_zeros() as usize;
+    fn extend(&mut self, mask: Mask, inter: &[u64], union: &[u64]) -> Option<()> {
+        let last_item = 63 - mask.leading_zeros() as usize;
         let mut i2 = vec![0u64; inter.len()];
         let mut u2 = vec![0u64; inter.len()];
         let mut h = vec![0u64; inter.len()];
@@ -327,7 +330,7 @@ impl Prepared {
             .memory
             .checked_sub(self.family_bytes())?
             .checked_sub(tables)?;
-        let mut fam: Vec<(u32, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        let mut fam: Vec<(Mask, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
         fam.sort_unstable_by_key(|e| e.0);
         let mut h_index = Sparse::new(count);
         for (i, &(mask, _)) in fam.iter().enumerate() {
@@ -353,7 +356,7 @@ impl Prepared {
         })();
         *spent += dp.work;
         solved?;
-        let mut columns: Vec<(u32, f64)> = Vec::with_capacity(count + n);
+        let mut columns: Vec<(Mask, f64)> = Vec::with_capacity(count + n);
         for (k, &leaf) in self.leaf.iter().enumerate() {
             columns.push((1 << k, leaf - self.base));
         }
@@ -385,10 +388,10 @@ impl Prepared {
     fn subtree<V: Store<f64>, H: Store<u32>>(
         dp: &mut Dp<'_, V, H>,
         tree: &mut Hierarchy,
-        mask: u32,
+        mask: Mask,
     ) -> Option<usize> {
-        let mut node_of: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
-        let mut stack: Vec<(u32, bool)> = vec![(mask, false)];
+        let mut node_of: std::collections::BTreeMap<Mask, usize> = std::collections::BTreeMap::new();
+        let mut stack: Vec<(Mask, bool)> = vec![(mask, false)];
         while let Some((m, expanded)) = stack.pop() {
             if m.count_ones() == 1 {
                 node_of.insert(m, m.trailing_zeros() as usize);
@@ -473,15 +476,15 @@ impl Prepared {
         spent: &mut f64,
     ) -> Option<Solution> {
         let n = self.n;
-        let full: u32 = (1u32 << n) - 1;
+        let full: Mask = if n >= 64 { Mask::MAX } else { (1 << n) - 1 };
         // h of each F-set, found through an index (none: not in F).
-        let mut fam: Vec<(u32, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        let mut fam: Vec<(Mask, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
         fam.sort_unstable_by_key(|e| e.0);
         for (i, &(mask, _)) in fam.iter().enumerate() {
             h_index.set(mask, u32::try_from(i).ok()?)?;
         }
         let h_vals: Vec<f64> = fam.iter().map(|e| e.1).collect();
-        let family: Vec<u32> = fam.into_iter().map(|e| e.0).collect();
+        let family: Vec<Mask> = fam.into_iter().map(|e| e.0).collect();
         let mut dp = Dp {
             p: self,
             h_index,
@@ -498,8 +501,8 @@ impl Prepared {
     fn search<V: Store<f64>, H: Store<u32>>(
         dp: &mut Dp<'_, V, H>,
         n: usize,
-        full: u32,
-        family: Vec<u32>,
+        full: Mask,
+        family: Vec<Mask>,
         group: &Group,
         prec: &Precedence,
     ) -> Option<Solution> {
@@ -514,8 +517,8 @@ impl Prepared {
         let value = dp.outside(full)?;
         // Rebuild the optimal tree: at each set, the first block reaching its value.
         let mut tree = Hierarchy::leaves(n);
-        let mut node_of: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
-        let mut stack: Vec<(u32, bool)> = vec![(full, false)];
+        let mut node_of: std::collections::BTreeMap<Mask, usize> = std::collections::BTreeMap::new();
+        let mut stack: Vec<(Mask, bool)> = vec![(full, false)];
         while let Some((mask, expanded)) = stack.pop() {
             if mask.count_ones() == 1 {
                 node_of.insert(mask, mask.trailing_zeros() as usize);
@@ -558,7 +561,7 @@ struct Dp<'a, V, H> {
 }
 
 impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
-    fn h(&self, s: u32) -> Option<f64> {
+    fn h(&self, s: Mask) -> Option<f64> {
         self.h_index.get(s).map(|i| self.h_vals[i as usize])
     }
 
@@ -569,15 +572,15 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
 
     /// Best value of an F-set `s` and the block holding its lowest item: blocks are its subsets
     /// that hold that item and are a single item or share more than `s`. All are solved already.
-    fn split_in_family(&mut self, s: u32) -> Option<(f64, u32)> {
+    fn split_in_family(&mut self, s: Mask) -> Option<(f64, Mask)> {
         let hs = self.h(s)?;
         let low = s & s.wrapping_neg();
         let rest = s ^ low;
         // Charged before the walk over its 2^|rest| blocks, so the budget is never overrun.
-        self.charge(f64::from(1u32 << rest.count_ones()))?;
+        self.charge(f64::from(rest.count_ones()).exp2())?;
         let mut best = (f64::INFINITY, low);
         // Blocks in increasing order of what they add to `low`, so ties go the same way each run.
-        let mut add: u32 = 0;
+        let mut add: Mask = 0;
         loop {
             let a = low | add;
             if a != s && (add == 0 || self.h(a).is_some_and(|ha| ha > hs)) {
@@ -596,7 +599,7 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
 
     /// Value of a set outside F, top-down: the best block holding its lowest item (that item
     /// alone, or an F-set inside `s`), plus the value of what remains.
-    fn outside(&mut self, s: u32) -> Option<f64> {
+    fn outside(&mut self, s: Mask) -> Option<f64> {
         if let Some(known) = self.value.get(s) {
             return Some(known);
         }
@@ -605,7 +608,7 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
         Some(value)
     }
 
-    fn split_outside(&mut self, s: u32) -> Option<(f64, u32)> {
+    fn split_outside(&mut self, s: Mask) -> Option<(f64, Mask)> {
         let p = self.p;
         let low = s & s.wrapping_neg();
         let mut best = (self.value.get(low)? + self.outside(s ^ low)?, low);

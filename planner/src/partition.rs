@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-/// Bytes per memo entry (a `u32` key and an `f64`, with the hash map's slack).
+/// Bytes per memo entry (a `u64` key and an `f64`, with the hash map's slack).
 const MEMO_BYTES: usize = 40;
 
 /// Subgradient steps at most.
@@ -37,12 +37,12 @@ pub(crate) struct Outcome {
 /// column). `work` units at most (`spent` gets what was used), `memory` bytes of memo at most.
 pub(crate) fn solve(
     n: usize,
-    columns: &[(u32, f64)],
+    columns: &[(u64, f64)],
     work: f64,
     memory: usize,
     spent: &mut f64,
 ) -> Outcome {
-    let full: u32 = if n >= 32 { u32::MAX } else { (1u32 << n) - 1 };
+    let full: u64 = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     let mut search = Search {
         n,
         columns,
@@ -82,14 +82,14 @@ pub(crate) fn solve(
 
 struct Search<'a> {
     n: usize,
-    columns: &'a [(u32, f64)],
+    columns: &'a [(u64, f64)],
     /// Column indexes by lowest item.
     by_low: Vec<Vec<usize>>,
     y: Vec<f64>,
     /// Columns of negative reduced cost: (mask, reduced cost).
-    neg: Vec<(u32, f64)>,
+    neg: Vec<(u64, f64)>,
     /// Best cost of the blocks taken so far, per remaining set.
-    memo: HashMap<u32, f64>,
+    memo: HashMap<u64, f64>,
     memo_cap: usize,
     work: f64,
     budget: f64,
@@ -108,7 +108,7 @@ impl Search<'_> {
 
     /// A first partition: repeatedly, for the lowest uncovered item, the fitting column of least
     /// cost per item.
-    fn greedy(&mut self, full: u32) {
+    fn greedy(&mut self, full: u64) {
         let mut left = full;
         let mut taken = Vec::new();
         let mut cost = 0.0;
@@ -136,7 +136,7 @@ impl Search<'_> {
         self.best = Some(taken);
     }
 
-    fn y_of(&self, mask: u32) -> f64 {
+    fn y_of(&self, mask: u64) -> f64 {
         let mut m = mask;
         let mut total = 0.0;
         while m != 0 {
@@ -227,7 +227,7 @@ impl Search<'_> {
     }
 
     /// Σ of the negative reduced costs of columns inside `left`.
-    fn neg_inside(&self, left: u32) -> f64 {
+    fn neg_inside(&self, left: u64) -> f64 {
         self.neg
             .iter()
             .filter(|e| e.0 & !left == 0)
@@ -237,7 +237,7 @@ impl Search<'_> {
 
     /// Searches below remaining set `left`, having spent `y_left` = Σ y over `left` and `taken`
     /// = cost of the blocks on the path. Returns false when the budget ran out.
-    fn dfs(&mut self, left: u32, y_left: f64, taken: f64) -> bool {
+    fn dfs(&mut self, left: u64, y_left: f64, taken: f64) -> bool {
         if left == 0 {
             if taken < self.upper {
                 self.upper = taken;
@@ -297,8 +297,8 @@ mod tests {
     use super::solve;
 
     /// Every partition of `0..n` by the columns, brute force.
-    fn brute(n: usize, columns: &[(u32, f64)]) -> f64 {
-        fn rec(left: u32, columns: &[(u32, f64)]) -> f64 {
+    fn brute(n: usize, columns: &[(u64, f64)]) -> f64 {
+        fn rec(left: u64, columns: &[(u64, f64)]) -> f64 {
             if left == 0 {
                 return 0.0;
             }
@@ -309,7 +309,7 @@ mod tests {
                 .map(|c| c.1 + rec(left & !c.0, columns))
                 .fold(f64::INFINITY, f64::min)
         }
-        rec((1u32 << n) - 1, columns)
+        rec((1u64 << n) - 1, columns)
     }
 
     #[test]
@@ -323,11 +323,11 @@ mod tests {
         };
         for case in 0..200 {
             let n = 2 + case % 9;
-            let mut columns: Vec<(u32, f64)> = (0..n)
-                .map(|i| (1u32 << i, 5.0 + (next() % 20) as f64))
+            let mut columns: Vec<(u64, f64)> = (0..n)
+                .map(|i| (1u64 << i, 5.0 + (next() % 20) as f64))
                 .collect();
             for _ in 0..(next() % 40) {
-                let mask = (next() as u32) & ((1u32 << n) - 1);
+                let mask = next() & ((1u64 << n) - 1);
                 if mask.count_ones() >= 2 {
                     let c = f64::from(mask.count_ones()) * (2.0 + (next() % 15) as f64);
                     columns.push((mask, c));
@@ -339,11 +339,11 @@ mod tests {
             assert!(got.proven, "case {case}");
             let (cost, picked) = got.best.expect("a partition");
             assert!((cost - want).abs() < 1e-9, "case {case}: {cost} vs {want}");
-            let union = picked.iter().fold(0u32, |acc, &k| {
+            let union = picked.iter().fold(0u64, |acc, &k| {
                 assert_eq!(acc & columns[k].0, 0);
                 acc | columns[k].0
             });
-            assert_eq!(union, (1u32 << n) - 1);
+            assert_eq!(union, (1u64 << n) - 1);
             // With no search at all the Lagrangian bound still holds.
             let bound = solve(n, &columns, 0.0, 0, &mut 0.0).bound;
             assert!(bound <= want + 1e-9, "case {case}: bound {bound} > {want}");
