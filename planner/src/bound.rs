@@ -8,6 +8,7 @@
 use crate::exact::{self, Limits};
 use crate::group::{Group, Item};
 use crate::precedence::Precedence;
+use crate::universe::Universe;
 
 /// Items the subset bound solves exactly at most (a group of at most that many is solved
 /// outright: the exact method's answer, not a bound).
@@ -50,4 +51,120 @@ pub(crate) fn subset_bound(
         .filter(|s| !inside.contains(s))
         .collect();
     Some(value + outside.iter().map(|&s| costs[s]).sum::<f64>())
+}
+
+/// The sharing bound: every item pays for the trie nodes on its path a share of each node's
+/// cost, `t / (items through the node)`, and the items through a node at depth j of item i's
+/// path all hold the first j steps of its order, P_j. So the trie costs at least
+/// `Σ_i min over i's orders of Σ_j t(π_j) / N(P_j)` (N: items holding all of a set), each
+/// item's minimum found on its own over the prefix sets it shares with at least one other item
+/// (respecting `after`: a step joins a prefix only after its predecessors), plus its tails.
+/// `None` past `work` units (prefix sets visited × steps tried).
+pub(crate) fn share_bound(
+    group: &Group,
+    prec: &Precedence,
+    costs: &[f64],
+    work: f64,
+    spent: &mut f64,
+) -> Option<f64> {
+    let uni = Universe::new(group, prec, costs);
+    let words = uni.words;
+    let local_costs: Vec<f64> = uni.steps.iter().map(|&s| costs[s]).collect();
+    // Per local step, its local predecessors.
+    let preds: Vec<Vec<u64>> = uni
+        .steps
+        .iter()
+        .map(|&s| {
+            let mut bits = vec![0u64; words];
+            let before = prec.before(s);
+            for (l, &t) in uni.steps.iter().enumerate() {
+                if before.contains(t) {
+                    bits[l / 64] |= 1 << (l % 64);
+                }
+            }
+            bits
+        })
+        .collect();
+    let mut state = Share {
+        uni: &uni,
+        costs: &local_costs,
+        preds: &preds,
+        memo: std::collections::HashMap::new(),
+        work: 0.0,
+        budget: work,
+    };
+    let mut total = 0.0;
+    for (k, item) in group.items.iter().enumerate() {
+        state.memo.clear();
+        let all: Vec<usize> = (0..group.items.len()).filter(|&j| j != k).collect();
+        let empty = vec![0u64; words];
+        let saving = state.best(k, &empty, &all);
+        *spent += state.work;
+        state.budget -= state.work;
+        state.work = 0.0;
+        let saving = saving?;
+        total += item.set.iter().map(|&s| costs[s]).sum::<f64>() + item.tail_cost - saving;
+    }
+    Some(total)
+}
+
+/// Prefix sets one item's search of [`share_bound`] keeps at most (about 64 MiB).
+const MAX_PREFIXES: usize = 1 << 20;
+
+/// One item's search of [`share_bound`].
+struct Share<'a> {
+    uni: &'a Universe,
+    costs: &'a [f64],
+    preds: &'a [Vec<u64>],
+    /// Best saving from a prefix set on.
+    memo: std::collections::HashMap<Vec<u64>, f64>,
+    work: f64,
+    budget: f64,
+}
+
+impl Share<'_> {
+    /// Most item `k` can save after prefix set `prefix`, which the items `others` also hold.
+    fn best(&mut self, k: usize, prefix: &[u64], others: &[usize]) -> Option<f64> {
+        if let Some(&known) = self.memo.get(prefix) {
+            return Some(known);
+        }
+        let sets = &self.uni.sets;
+        let words = self.uni.words;
+        // A prefix set costs its memo entry and, per candidate step, a check of every other
+        // holder of the prefix; past `MAX_PREFIXES` an item gives up (memory).
+        let candidates: u32 = sets[k].iter().map(|w| w.count_ones()).sum();
+        self.work += 64.0 + f64::from(candidates) * (words + others.len()) as f64;
+        if self.work > self.budget || self.memo.len() >= MAX_PREFIXES {
+            return None;
+        }
+        let mut best: f64 = 0.0;
+        let mut next = prefix.to_vec();
+        for w in 0..words {
+            let mut cand = sets[k][w] & !prefix[w];
+            while cand != 0 {
+                let c = w * 64 + cand.trailing_zeros() as usize;
+                cand &= cand - 1;
+                let pred = &self.preds[c];
+                if (0..words).any(|x| pred[x] & sets[k][x] & !prefix[x] != 0) {
+                    continue;
+                }
+                let holding: Vec<usize> = others
+                    .iter()
+                    .copied()
+                    .filter(|&j| sets[j][c / 64] & (1 << (c % 64)) != 0)
+                    .collect();
+                if holding.is_empty() {
+                    continue;
+                }
+                next[w] |= 1 << (c % 64);
+                let through = (holding.len() + 1) as f64;
+                let here = self.costs[c] * (1.0 - 1.0 / through);
+                let later = self.best(k, &next, &holding)?;
+                next[w] &= !(1 << (c % 64));
+                best = best.max(here + later);
+            }
+        }
+        self.memo.insert(prefix.to_vec(), best);
+        Some(best)
+    }
 }

@@ -137,6 +137,10 @@ impl<T: Copy> Store<T> for Sparse<T> {
     }
 }
 
+/// Largest family F the set partition takes: past it the Lagrangian steps alone (each a pass
+/// over F) take seconds.
+const MAX_COLUMNS: usize = 1 << 18;
+
 /// Largest family F kept in memory, whatever the memory budget.
 const MAX_FAMILY: usize = 1 << 24;
 
@@ -295,6 +299,19 @@ impl Prepared {
         limits: Limits,
         spent: &mut f64,
     ) -> Option<Solution> {
+        self.solve_bounded(group, prec, limits, spent, &mut None)
+    }
+
+    /// [`Prepared::solve`]; when it gives up after the F values were found, `bound` gets a
+    /// lower bound on the optimum (the set partition's Lagrangian bound).
+    pub(crate) fn solve_bounded(
+        self,
+        group: &Group,
+        prec: &Precedence,
+        limits: Limits,
+        spent: &mut f64,
+        bound: &mut Option<f64>,
+    ) -> Option<Solution> {
         let dense = self.n <= DENSE_ITEMS
             && dense_bytes(self.n)
                 .and_then(|d| d.checked_add(self.family_bytes()))
@@ -302,7 +319,7 @@ impl Prepared {
         if dense {
             self.solve_with(group, prec, limits, true, spent)
         } else {
-            self.solve_partition(group, prec, limits, spent, &mut None)
+            self.solve_partition(group, prec, limits, spent, bound)
         }
     }
 
@@ -324,13 +341,17 @@ impl Prepared {
             return self.solve_with(group, prec, limits, true, spent);
         }
         let count = self.lists.iter().map(Vec::len).sum::<usize>();
+        if count > MAX_COLUMNS {
+            return None;
+        }
         let tables =
             (count + n).saturating_mul(SPARSE_VALUE_BYTES + SPARSE_INDEX_BYTES + COLUMN_BYTES);
         let left = limits
             .memory
             .checked_sub(self.family_bytes())?
             .checked_sub(tables)?;
-        let mut fam: Vec<(Mask, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        let mut fam: Vec<(Mask, f64)> =
+            self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
         fam.sort_unstable_by_key(|e| e.0);
         let mut h_index = Sparse::new(count);
         for (i, &(mask, _)) in fam.iter().enumerate() {
@@ -363,7 +384,9 @@ impl Prepared {
         for &(s, _) in &fam {
             columns.push((s, dp.value.get(s)? - self.base));
         }
-        let outcome = partition::solve(n, &columns, limits.work - dp.work, left, spent);
+        // The search gets a quarter of the budget (its units, a candidate block checked against
+        // the bound's columns, cost more than a split evaluation).
+        let outcome = partition::solve(n, &columns, (limits.work - dp.work) / 4.0, left, spent);
         *bound = Some(self.base + outcome.bound);
         let (value, blocks) = outcome.best.filter(|_| outcome.proven)?;
         // Reading the tree off re-walks splits already paid for.
@@ -390,7 +413,8 @@ impl Prepared {
         tree: &mut Hierarchy,
         mask: Mask,
     ) -> Option<usize> {
-        let mut node_of: std::collections::BTreeMap<Mask, usize> = std::collections::BTreeMap::new();
+        let mut node_of: std::collections::BTreeMap<Mask, usize> =
+            std::collections::BTreeMap::new();
         let mut stack: Vec<(Mask, bool)> = vec![(mask, false)];
         while let Some((m, expanded)) = stack.pop() {
             if m.count_ones() == 1 {
@@ -478,7 +502,8 @@ impl Prepared {
         let n = self.n;
         let full: Mask = if n >= 64 { Mask::MAX } else { (1 << n) - 1 };
         // h of each F-set, found through an index (none: not in F).
-        let mut fam: Vec<(Mask, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        let mut fam: Vec<(Mask, f64)> =
+            self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
         fam.sort_unstable_by_key(|e| e.0);
         for (i, &(mask, _)) in fam.iter().enumerate() {
             h_index.set(mask, u32::try_from(i).ok()?)?;
@@ -517,7 +542,8 @@ impl Prepared {
         let value = dp.outside(full)?;
         // Rebuild the optimal tree: at each set, the first block reaching its value.
         let mut tree = Hierarchy::leaves(n);
-        let mut node_of: std::collections::BTreeMap<Mask, usize> = std::collections::BTreeMap::new();
+        let mut node_of: std::collections::BTreeMap<Mask, usize> =
+            std::collections::BTreeMap::new();
         let mut stack: Vec<(Mask, bool)> = vec![(full, false)];
         while let Some((mask, expanded)) = stack.pop() {
             if mask.count_ones() == 1 {

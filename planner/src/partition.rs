@@ -272,7 +272,7 @@ impl Search<'_> {
                 candidates.push((lower, k, y_rest));
             }
         }
-        if !self.charge(units + candidates.len() as f64 * (1.0 + self.neg.len() as f64 / 4.0)) {
+        if !self.charge(units + candidates.len() as f64 * (1.0 + self.neg.len() as f64)) {
             return false;
         }
         candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
