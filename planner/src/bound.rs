@@ -168,3 +168,71 @@ impl Share<'_> {
         Some(best)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::split;
+    use crate::problem::{Problem, Target};
+    use proptest::prelude::*;
+
+    /// Up to 9 targets over 10 steps on one base, a few `after` pairs (a < b: acyclic).
+    fn small() -> impl Strategy<Value = Problem> {
+        let costs = proptest::collection::vec(1u32..30, 10);
+        let targets = proptest::collection::vec(
+            proptest::sample::subsequence((0..10).collect::<Vec<_>>(), 1..=7),
+            2..=9,
+        );
+        let after = proptest::collection::vec((0usize..10, 0usize..10), 0..5);
+        (costs, targets, after).prop_map(|(costs, targets, after)| Problem {
+            costs: costs.into_iter().map(f64::from).collect(),
+            targets: targets
+                .into_iter()
+                .map(|steps| Target {
+                    base: "b".into(),
+                    steps,
+                    tail: Vec::new(),
+                })
+                .collect(),
+            after: after.into_iter().filter(|(a, b)| a < b).collect(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The sharing bound and the set partition's bound never pass the exact optimum, and
+        /// the branch and bound over set partitions finds the dense DP's optimum.
+        #[test]
+        fn bounds_stay_below_and_branch_and_bound_is_exact(problem in small()) {
+            let prec = Precedence::new(problem.costs.len(), &problem.after);
+            let limits = Limits { work: 1e9, memory: 1 << 26 };
+            for group in split(&problem) {
+                let exact = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                    .and_then(|p| p.solve_with(&group, &prec, limits, true, &mut 0.0))
+                    .expect("dense DP");
+                let tol = 1e-9 * exact.value.max(1.0);
+                let share = share_bound(&group, &prec, &problem.costs, 1e9, &mut 0.0)
+                    .expect("share bound");
+                prop_assert!(share <= exact.value + tol, "share {} > {}", share, exact.value);
+                let mut bound = None;
+                let bnb = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                    .and_then(|p| p.solve_partition(&group, &prec, limits, &mut 0.0, &mut bound))
+                    .expect("branch and bound");
+                prop_assert!((bnb.value - exact.value).abs() <= tol);
+                if let Some(b) = bound {
+                    prop_assert!(b <= exact.value + tol, "lagrange {} > {}", b, exact.value);
+                }
+                // With no work at all the set partition still bounds the optimum from below.
+                let mut weak = None;
+                let none = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                    .and_then(|p| {
+                        p.solve_partition(&group, &prec, Limits { work: 0.0, ..limits }, &mut 0.0, &mut weak)
+                    });
+                if let (None, Some(b)) = (none, weak) {
+                    prop_assert!(b <= exact.value + tol);
+                }
+            }
+        }
+    }
+}

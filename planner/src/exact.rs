@@ -384,9 +384,7 @@ impl Prepared {
         for &(s, _) in &fam {
             columns.push((s, dp.value.get(s)? - self.base));
         }
-        // The search gets a quarter of the budget (its units, a candidate block checked against
-        // the bound's columns, cost more than a split evaluation).
-        let outcome = partition::solve(n, &columns, (limits.work - dp.work) / 4.0, left, spent);
+        let outcome = partition::solve(n, &columns, limits.work - dp.work, left, spent);
         *bound = Some(self.base + outcome.bound);
         let (value, blocks) = outcome.best.filter(|_| outcome.proven)?;
         // Reading the tree off re-walks splits already paid for.
