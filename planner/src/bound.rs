@@ -64,6 +64,7 @@ pub(crate) fn share_bound(
     group: &Group,
     prec: &Precedence,
     costs: &[f64],
+    depth: usize,
     work: f64,
     spent: &mut f64,
 ) -> Option<f64> {
@@ -92,13 +93,14 @@ pub(crate) fn share_bound(
         memo: std::collections::HashMap::new(),
         work: 0.0,
         budget: work,
+        depth,
     };
     let mut total = 0.0;
     for (k, item) in group.items.iter().enumerate() {
         state.memo.clear();
         let all: Vec<usize> = (0..group.items.len()).filter(|&j| j != k).collect();
         let empty = vec![0u64; words];
-        let saving = state.best(k, &empty, &all);
+        let saving = state.best(k, &empty, &all, 0);
         *spent += state.work;
         state.budget -= state.work;
         state.work = 0.0;
@@ -120,13 +122,42 @@ struct Share<'a> {
     memo: std::collections::HashMap<Vec<u64>, f64>,
     work: f64,
     budget: f64,
+    /// Prefix length past which the rest is relaxed (see [`Share::relaxed`]).
+    depth: usize,
 }
 
 impl Share<'_> {
+    /// An upper bound on what item `k` can save after `prefix`: every step it still holds,
+    /// shared with every other item that holds it and the prefix (later prefixes contain
+    /// both, so no node on its path is shared by more).
+    fn relaxed(&mut self, k: usize, prefix: &[u64], others: &[usize]) -> f64 {
+        let sets = &self.uni.sets;
+        let mut total = 0.0;
+        for w in 0..self.uni.words {
+            let mut cand = sets[k][w] & !prefix[w];
+            while cand != 0 {
+                let c = w * 64 + cand.trailing_zeros() as usize;
+                cand &= cand - 1;
+                let holding = others
+                    .iter()
+                    .filter(|&&j| sets[j][c / 64] & (1 << (c % 64)) != 0)
+                    .count();
+                if holding > 0 {
+                    total += self.costs[c] * (1.0 - 1.0 / (holding + 1) as f64);
+                }
+            }
+        }
+        self.work += (others.len() * 8) as f64;
+        total
+    }
+
     /// Most item `k` can save after prefix set `prefix`, which the items `others` also hold.
-    fn best(&mut self, k: usize, prefix: &[u64], others: &[usize]) -> Option<f64> {
+    fn best(&mut self, k: usize, prefix: &[u64], others: &[usize], depth: usize) -> Option<f64> {
         if let Some(&known) = self.memo.get(prefix) {
             return Some(known);
+        }
+        if depth >= self.depth {
+            return Some(self.relaxed(k, prefix, others));
         }
         let sets = &self.uni.sets;
         let words = self.uni.words;
@@ -159,7 +190,7 @@ impl Share<'_> {
                 next[w] |= 1 << (c % 64);
                 let through = (holding.len() + 1) as f64;
                 let here = self.costs[c] * (1.0 - 1.0 / through);
-                let later = self.best(k, &next, &holding)?;
+                let later = self.best(k, &next, &holding, depth + 1)?;
                 next[w] &= !(1 << (c % 64));
                 best = best.max(here + later);
             }
@@ -212,8 +243,11 @@ mod tests {
                     .and_then(|p| p.solve_with(&group, &prec, limits, true, &mut 0.0))
                     .expect("dense DP");
                 let tol = 1e-9 * exact.value.max(1.0);
-                let share = share_bound(&group, &prec, &problem.costs, 1e9, &mut 0.0)
+                let share = share_bound(&group, &prec, &problem.costs, usize::MAX, 1e9, &mut 0.0)
                     .expect("share bound");
+                let shallow = share_bound(&group, &prec, &problem.costs, 1, 1e9, &mut 0.0)
+                    .expect("share bound");
+                prop_assert!(shallow <= share + tol, "depth 1 {} > {}", shallow, share);
                 prop_assert!(share <= exact.value + tol, "share {} > {}", share, exact.value);
                 let mut bound = None;
                 let bnb = exact::prepare(&group, &prec, &problem.costs, limits.memory)

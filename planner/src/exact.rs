@@ -108,16 +108,44 @@ impl<T: Copy + PartialEq> Store<T> for Dense<T> {
     }
 }
 
+/// A hasher for masks: one multiply (Fibonacci hashing) instead of SipHash, which made the
+/// sparse tables' lookups most of the DP's time. Keys are never iterated, so the order of the
+/// map never shows in a plan.
+#[derive(Default)]
+pub(crate) struct MaskHasher(u64);
+
+impl std::hash::Hasher for MaskHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// A map keyed by masks.
+pub(crate) type MaskMap<T> =
+    std::collections::HashMap<Mask, T, std::hash::BuildHasherDefault<MaskHasher>>;
+
 /// The subsets reached, at most `cap` of them (the memory budget's share, in entries).
 struct Sparse<T> {
-    map: std::collections::HashMap<Mask, T>,
+    map: MaskMap<T>,
     cap: usize,
 }
 
 impl<T> Sparse<T> {
     fn new(cap: usize) -> Self {
         Self {
-            map: std::collections::HashMap::new(),
+            map: MaskMap::default(),
             cap,
         }
     }
@@ -137,8 +165,7 @@ impl<T: Copy> Store<T> for Sparse<T> {
     }
 }
 
-/// Largest family F the set partition takes: past it the Lagrangian steps alone (each a pass
-/// over F) take seconds.
+/// Largest family F the set partition searches; past it, only its Lagrangian bound is found.
 const MAX_COLUMNS: usize = 1 << 18;
 
 /// Largest family F kept in memory, whatever the memory budget.
@@ -341,9 +368,6 @@ impl Prepared {
             return self.solve_with(group, prec, limits, true, spent);
         }
         let count = self.lists.iter().map(Vec::len).sum::<usize>();
-        if count > MAX_COLUMNS {
-            return None;
-        }
         let tables =
             (count + n).saturating_mul(SPARSE_VALUE_BYTES + SPARSE_INDEX_BYTES + COLUMN_BYTES);
         let left = limits
@@ -363,7 +387,8 @@ impl Prepared {
             h_vals: fam.iter().map(|e| e.1).collect(),
             value: Sparse::new(count + n),
             work: 0.0,
-            budget: limits.work,
+            // Half the budget: a split here reads hash maps, several times a dense split's time.
+            budget: limits.work / 2.0,
         };
         let solved = (|| {
             for (k, &leaf) in self.leaf.iter().enumerate() {
@@ -384,7 +409,9 @@ impl Prepared {
         for &(s, _) in &fam {
             columns.push((s, dp.value.get(s)? - self.base));
         }
-        let outcome = partition::solve(n, &columns, limits.work - dp.work, left, spent);
+        // Past `MAX_COLUMNS` sets only the bound: the search's steps each scan the columns.
+        let search = count <= MAX_COLUMNS;
+        let outcome = partition::solve(n, &columns, dp.budget - dp.work, left, search, spent);
         *bound = Some(self.base + outcome.bound);
         let (value, blocks) = outcome.best.filter(|_| outcome.proven)?;
         // Reading the tree off re-walks splits already paid for.

@@ -15,7 +15,7 @@
 //! with a memo of the best cost seen at each remaining set (bounded by the memory budget).
 //! Everything is counted in work units, in a fixed order: the same input gives the same answer.
 
-use std::collections::HashMap;
+use crate::exact::MaskMap;
 
 /// Bytes per memo entry (a `u64` key and an `f64`, with the hash map's slack).
 const MEMO_BYTES: usize = 40;
@@ -34,22 +34,25 @@ pub(crate) struct Outcome {
 }
 
 /// Set partitioning of items `0..n` by `columns` (`(mask, cost)`; every single item must be a
-/// column). `work` units at most (`spent` gets what was used), `memory` bytes of memo at most.
+/// column). `work` units at most (`spent` gets what was used), `memory` bytes of memo at most;
+/// without `search`, only the bound (and the greedy partition).
 pub(crate) fn solve(
     n: usize,
     columns: &[(u64, f64)],
     work: f64,
     memory: usize,
+    search: bool,
     spent: &mut f64,
 ) -> Outcome {
     let full: u64 = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let search_too = search;
     let mut search = Search {
         n,
         columns,
         by_low: vec![Vec::new(); n],
         y: vec![0.0; n],
         neg: Vec::new(),
-        memo: HashMap::new(),
+        memo: MaskMap::default(),
         memo_cap: memory / MEMO_BYTES,
         work: 0.0,
         budget: work,
@@ -66,7 +69,7 @@ pub(crate) fn solve(
     let bound = search.lagrange();
     let tol = 1e-9 * search.upper.abs().max(1.0);
     let mut proven = search.upper <= bound + tol;
-    if !proven && search.charge(0.0) {
+    if !proven && search_too && search.charge(0.0) {
         let y_all: f64 = search.y.iter().sum();
         let finished = search.dfs(full, y_all, 0.0);
         proven = finished;
@@ -89,7 +92,7 @@ struct Search<'a> {
     /// Columns of negative reduced cost: (mask, reduced cost).
     neg: Vec<(u64, f64)>,
     /// Best cost of the blocks taken so far, per remaining set.
-    memo: HashMap<u64, f64>,
+    memo: MaskMap<f64>,
     memo_cap: usize,
     work: f64,
     budget: f64,
@@ -335,7 +338,7 @@ mod tests {
             }
             let want = brute(n, &columns);
             let mut spent = 0.0;
-            let got = solve(n, &columns, 1e9, 1 << 20, &mut spent);
+            let got = solve(n, &columns, 1e9, 1 << 20, true, &mut spent);
             assert!(got.proven, "case {case}");
             let (cost, picked) = got.best.expect("a partition");
             assert!((cost - want).abs() < 1e-9, "case {case}: {cost} vs {want}");
@@ -345,7 +348,7 @@ mod tests {
             });
             assert_eq!(union, (1u64 << n) - 1);
             // With no search at all the Lagrangian bound still holds.
-            let bound = solve(n, &columns, 0.0, 0, &mut 0.0).bound;
+            let bound = solve(n, &columns, 0.0, 0, true, &mut 0.0).bound;
             assert!(bound <= want + 1e-9, "case {case}: bound {bound} > {want}");
         }
     }

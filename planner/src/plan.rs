@@ -369,7 +369,14 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
             // No proof: the set partition's bound when the DP got that far, and the sharing
             // bound (each item's cheapest share of the nodes on its path).
             bound = bound.max(lagrange.unwrap_or(0.0));
-            let share = bound::share_bound(part, prec, costs, options.effort / 10.0, &mut work);
+            let share = bound::share_bound(
+                part,
+                prec,
+                costs,
+                usize::MAX,
+                options.effort / 10.0,
+                &mut work,
+            );
             bound = bound.max(share.unwrap_or(0.0));
             // A deeper polish (subtrees of up to 20 items solved exactly, 12 × 2²⁰
             // bytes each) where the part is larger than the first polish takes and small enough
