@@ -216,16 +216,20 @@ pub(crate) fn polish(
             base: group.base.clone(),
             items: items.iter().map(|&k| group.items[k].clone()).collect(),
         };
-        let Some(solution) = exact::prepare(&sub, prec, costs, limits.memory).and_then(|p| {
+        // The DP's own work counts, finished or not (it used to count 2ⁿ per subtree only, so
+        // every subtree could spend the whole budget again).
+        let mut used = 0.0;
+        let solved = exact::prepare(&sub, prec, costs, limits.memory).and_then(|p| {
             let left = exact::Limits {
                 work: budget - work,
                 ..limits
             };
-            p.solve(&sub, prec, left, &mut 0.0)
-        }) else {
+            p.solve(&sub, prec, left, &mut used)
+        });
+        work += used.max((1u64 << items.len()) as f64);
+        let Some(solution) = solved else {
             continue;
         };
-        work += (1u64 << items.len()) as f64;
         // Graft the exact tree in place of v's: its leaves are v's items, its internal nodes
         // reuse v's internal node ids (v itself for the root, so v's parent is unchanged).
         let before = tree.clone();

@@ -8,6 +8,7 @@
 use crate::exact::{self, Limits};
 use crate::group::{Group, Item};
 use crate::precedence::Precedence;
+use crate::universe::Universe;
 
 /// Items the subset bound solves exactly at most (a group of at most that many is solved
 /// outright: the exact method's answer, not a bound).
@@ -50,4 +51,222 @@ pub(crate) fn subset_bound(
         .filter(|s| !inside.contains(s))
         .collect();
     Some(value + outside.iter().map(|&s| costs[s]).sum::<f64>())
+}
+
+/// The sharing bound: every item pays for the trie nodes on its path a share of each node's
+/// cost, `t / (items through the node)`, and the items through a node at depth j of item i's
+/// path all hold the first j steps of its order, P_j. So the trie costs at least
+/// `Σ_i min over i's orders of Σ_j t(π_j) / N(P_j)` (N: items holding all of a set), each
+/// item's minimum found on its own over the prefix sets it shares with at least one other item
+/// (respecting `after`: a step joins a prefix only after its predecessors), plus its tails.
+/// `None` past `work` units (prefix sets visited × steps tried).
+pub(crate) fn share_bound(
+    group: &Group,
+    prec: &Precedence,
+    costs: &[f64],
+    depth: usize,
+    work: f64,
+    spent: &mut f64,
+) -> Option<f64> {
+    let uni = Universe::new(group, prec, costs);
+    let words = uni.words;
+    let local_costs: Vec<f64> = uni.steps.iter().map(|&s| costs[s]).collect();
+    // Per local step, its local predecessors.
+    let preds: Vec<Vec<u64>> = uni
+        .steps
+        .iter()
+        .map(|&s| {
+            let mut bits = vec![0u64; words];
+            let before = prec.before(s);
+            for (l, &t) in uni.steps.iter().enumerate() {
+                if before.contains(t) {
+                    bits[l / 64] |= 1 << (l % 64);
+                }
+            }
+            bits
+        })
+        .collect();
+    let mut state = Share {
+        uni: &uni,
+        costs: &local_costs,
+        preds: &preds,
+        memo: std::collections::HashMap::new(),
+        work: 0.0,
+        budget: work,
+        depth,
+    };
+    let mut total = 0.0;
+    for (k, item) in group.items.iter().enumerate() {
+        state.memo.clear();
+        let all: Vec<usize> = (0..group.items.len()).filter(|&j| j != k).collect();
+        let empty = vec![0u64; words];
+        let saving = state.best(k, &empty, &all, 0);
+        *spent += state.work;
+        state.budget -= state.work;
+        state.work = 0.0;
+        let saving = saving?;
+        total += item.set.iter().map(|&s| costs[s]).sum::<f64>() + item.tail_cost - saving;
+    }
+    Some(total)
+}
+
+/// Prefix sets one item's search of [`share_bound`] keeps at most (about 64 MiB).
+const MAX_PREFIXES: usize = 1 << 20;
+
+/// One item's search of [`share_bound`].
+struct Share<'a> {
+    uni: &'a Universe,
+    costs: &'a [f64],
+    preds: &'a [Vec<u64>],
+    /// Best saving from a prefix set on.
+    memo: std::collections::HashMap<Vec<u64>, f64>,
+    work: f64,
+    budget: f64,
+    /// Prefix length past which the rest is relaxed (see [`Share::relaxed`]).
+    depth: usize,
+}
+
+impl Share<'_> {
+    /// An upper bound on what item `k` can save after `prefix`: every step it still holds,
+    /// shared with every other item that holds it and the prefix (later prefixes contain
+    /// both, so no node on its path is shared by more).
+    fn relaxed(&mut self, k: usize, prefix: &[u64], others: &[usize]) -> f64 {
+        let sets = &self.uni.sets;
+        let mut total = 0.0;
+        for w in 0..self.uni.words {
+            let mut cand = sets[k][w] & !prefix[w];
+            while cand != 0 {
+                let c = w * 64 + cand.trailing_zeros() as usize;
+                cand &= cand - 1;
+                let holding = others
+                    .iter()
+                    .filter(|&&j| sets[j][c / 64] & (1 << (c % 64)) != 0)
+                    .count();
+                if holding > 0 {
+                    total += self.costs[c] * (1.0 - 1.0 / (holding + 1) as f64);
+                }
+            }
+        }
+        self.work += (others.len() * 8) as f64;
+        total
+    }
+
+    /// Most item `k` can save after prefix set `prefix`, which the items `others` also hold.
+    fn best(&mut self, k: usize, prefix: &[u64], others: &[usize], depth: usize) -> Option<f64> {
+        if let Some(&known) = self.memo.get(prefix) {
+            return Some(known);
+        }
+        if depth >= self.depth {
+            return Some(self.relaxed(k, prefix, others));
+        }
+        let sets = &self.uni.sets;
+        let words = self.uni.words;
+        // A prefix set costs its memo entry and, per candidate step, a check of every other
+        // holder of the prefix; past `MAX_PREFIXES` an item gives up (memory).
+        let candidates: u32 = sets[k].iter().map(|w| w.count_ones()).sum();
+        self.work += 64.0 + f64::from(candidates) * (words + others.len()) as f64;
+        if self.work > self.budget || self.memo.len() >= MAX_PREFIXES {
+            return None;
+        }
+        let mut best: f64 = 0.0;
+        let mut next = prefix.to_vec();
+        for w in 0..words {
+            let mut cand = sets[k][w] & !prefix[w];
+            while cand != 0 {
+                let c = w * 64 + cand.trailing_zeros() as usize;
+                cand &= cand - 1;
+                let pred = &self.preds[c];
+                if (0..words).any(|x| pred[x] & sets[k][x] & !prefix[x] != 0) {
+                    continue;
+                }
+                let holding: Vec<usize> = others
+                    .iter()
+                    .copied()
+                    .filter(|&j| sets[j][c / 64] & (1 << (c % 64)) != 0)
+                    .collect();
+                if holding.is_empty() {
+                    continue;
+                }
+                next[w] |= 1 << (c % 64);
+                let through = (holding.len() + 1) as f64;
+                let here = self.costs[c] * (1.0 - 1.0 / through);
+                let later = self.best(k, &next, &holding, depth + 1)?;
+                next[w] &= !(1 << (c % 64));
+                best = best.max(here + later);
+            }
+        }
+        self.memo.insert(prefix.to_vec(), best);
+        Some(best)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::split;
+    use crate::problem::{Problem, Target};
+    use proptest::prelude::*;
+
+    /// Up to 9 targets over 10 steps on one base, a few `after` pairs (a < b: acyclic).
+    fn small() -> impl Strategy<Value = Problem> {
+        let costs = proptest::collection::vec(1u32..30, 10);
+        let targets = proptest::collection::vec(
+            proptest::sample::subsequence((0..10).collect::<Vec<_>>(), 1..=7),
+            2..=9,
+        );
+        let after = proptest::collection::vec((0usize..10, 0usize..10), 0..5);
+        (costs, targets, after).prop_map(|(costs, targets, after)| Problem {
+            costs: costs.into_iter().map(f64::from).collect(),
+            targets: targets
+                .into_iter()
+                .map(|steps| Target {
+                    base: "b".into(),
+                    steps,
+                    tail: Vec::new(),
+                })
+                .collect(),
+            after: after.into_iter().filter(|(a, b)| a < b).collect(),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// The sharing bound and the set partition's bound never pass the exact optimum, and
+        /// the branch and bound over set partitions finds the dense DP's optimum.
+        #[test]
+        fn bounds_stay_below_and_branch_and_bound_is_exact(problem in small()) {
+            let prec = Precedence::new(problem.costs.len(), &problem.after);
+            let limits = Limits { work: 1e9, memory: 1 << 26 };
+            for group in split(&problem) {
+                let exact = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                    .and_then(|p| p.solve_with(&group, &prec, limits, true, &mut 0.0))
+                    .expect("dense DP");
+                let tol = 1e-9 * exact.value.max(1.0);
+                let share = share_bound(&group, &prec, &problem.costs, usize::MAX, 1e9, &mut 0.0)
+                    .expect("share bound");
+                let shallow = share_bound(&group, &prec, &problem.costs, 1, 1e9, &mut 0.0)
+                    .expect("share bound");
+                prop_assert!(shallow <= share + tol, "depth 1 {} > {}", shallow, share);
+                prop_assert!(share <= exact.value + tol, "share {} > {}", share, exact.value);
+                let mut bound = None;
+                let bnb = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                    .and_then(|p| p.solve_partition(&group, &prec, limits, &mut 0.0, &mut bound))
+                    .expect("branch and bound");
+                prop_assert!((bnb.value - exact.value).abs() <= tol);
+                if let Some(b) = bound {
+                    prop_assert!(b <= exact.value + tol, "lagrange {} > {}", b, exact.value);
+                }
+                // With no work at all the set partition still bounds the optimum from below.
+                let mut weak = None;
+                let none = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                    .and_then(|p| {
+                        p.solve_partition(&group, &prec, Limits { work: 0.0, ..limits }, &mut 0.0, &mut weak)
+                    });
+                if let (None, Some(b)) = (none, weak) {
+                    prop_assert!(b <= exact.value + tol);
+                }
+            }
+        }
+    }
 }

@@ -24,12 +24,16 @@
 
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
+use crate::partition;
 use crate::precedence::Precedence;
 use crate::problem::StepId;
 use crate::universe::Universe;
 
-/// Largest group the DP takes (item sets are `u32` masks).
-pub(crate) const MAX_ITEMS: usize = 31;
+/// Largest group the DP takes (item sets are `u64` masks).
+pub(crate) const MAX_ITEMS: usize = 63;
+
+/// A set of a group's items, one bit each.
+pub(crate) type Mask = u64;
 
 /// Largest group whose tables may be dense arrays of 2ⁿ entries (12 × 2ⁿ bytes: 768 MiB at 26,
 /// when the memory budget allows); larger groups keep only the sets they reach, in hash maps.
@@ -44,6 +48,10 @@ const SPARSE_VALUE_BYTES: usize = 60;
 
 /// Estimated bytes per entry of a sparse index map (`u32` → `u32`).
 const SPARSE_INDEX_BYTES: usize = 32;
+
+/// Bytes per column of the set partition over F (a `u32` mask and an `f64` cost, its index by
+/// lowest item, and its place in the search's lists).
+const COLUMN_BYTES: usize = 32;
 
 /// Estimated bytes per set of F: its list entry (24, doubled while the list grows) and its
 /// copies in the DP's sorted index (16 + 8 + 4).
@@ -67,9 +75,9 @@ fn dense_bytes(n: usize) -> Option<usize> {
 /// value table uses infinity, values being finite), or a map of the subsets actually reached.
 /// Generic, not an enum, so the DP's inner loop has no dispatch.
 trait Store<T> {
-    fn get(&self, s: u32) -> Option<T>;
+    fn get(&self, s: Mask) -> Option<T>;
     /// Stores a value; `None` when a sparse table is full.
-    fn set(&mut self, s: u32, value: T) -> Option<()>;
+    fn set(&mut self, s: Mask, value: T) -> Option<()>;
 }
 
 struct Dense<T> {
@@ -88,39 +96,67 @@ impl<T: Copy + PartialEq> Dense<T> {
 
 impl<T: Copy + PartialEq> Store<T> for Dense<T> {
     #[inline]
-    fn get(&self, s: u32) -> Option<T> {
+    fn get(&self, s: Mask) -> Option<T> {
         let v = self.values[s as usize];
         (v != self.none).then_some(v)
     }
 
     #[inline]
-    fn set(&mut self, s: u32, value: T) -> Option<()> {
+    fn set(&mut self, s: Mask, value: T) -> Option<()> {
         self.values[s as usize] = value;
         Some(())
     }
 }
 
+/// A hasher for masks: one multiply (Fibonacci hashing) instead of SipHash, which made the
+/// sparse tables' lookups most of the DP's time. Keys are never iterated, so the order of the
+/// map never shows in a plan.
+#[derive(Default)]
+pub(crate) struct MaskHasher(u64);
+
+impl std::hash::Hasher for MaskHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// A map keyed by masks.
+pub(crate) type MaskMap<T> =
+    std::collections::HashMap<Mask, T, std::hash::BuildHasherDefault<MaskHasher>>;
+
 /// The subsets reached, at most `cap` of them (the memory budget's share, in entries).
 struct Sparse<T> {
-    map: std::collections::HashMap<u32, T>,
+    map: MaskMap<T>,
     cap: usize,
 }
 
 impl<T> Sparse<T> {
     fn new(cap: usize) -> Self {
         Self {
-            map: std::collections::HashMap::new(),
+            map: MaskMap::default(),
             cap,
         }
     }
 }
 
 impl<T: Copy> Store<T> for Sparse<T> {
-    fn get(&self, s: u32) -> Option<T> {
+    fn get(&self, s: Mask) -> Option<T> {
         self.map.get(&s).copied()
     }
 
-    fn set(&mut self, s: u32, value: T) -> Option<()> {
+    fn set(&mut self, s: Mask, value: T) -> Option<()> {
         if self.map.len() >= self.cap && !self.map.contains_key(&s) {
             return None;
         }
@@ -128,6 +164,9 @@ impl<T: Copy> Store<T> for Sparse<T> {
         Some(())
     }
 }
+
+/// Largest family F the set partition searches; past it, only its Lagrangian bound is found.
+const MAX_COLUMNS: usize = 1 << 18;
 
 /// Largest family F kept in memory, whatever the memory budget.
 const MAX_FAMILY: usize = 1 << 24;
@@ -142,10 +181,10 @@ pub(crate) struct Solution {
 
 /// A set of F in a pre-order list of the sets sharing one lowest item.
 struct Entry {
-    mask: u32,
+    mask: Mask,
     h: f64,
     /// The bit of the item this set added to its parent in the list.
-    last: u32,
+    last: Mask,
     /// Index just past this set's subtree (its supersets in the list).
     skip: u32,
 }
@@ -226,8 +265,8 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn extend(&mut self, mask: u32, inter: &[u64], union: &[u64]) -> Option<()> {
-        let last_item = 31 - mask.leading_zeros() as usize;
+    fn extend(&mut self, mask: Mask, inter: &[u64], union: &[u64]) -> Option<()> {
+        let last_item = 63 - mask.leading_zeros() as usize;
         let mut i2 = vec![0u64; inter.len()];
         let mut u2 = vec![0u64; inter.len()];
         let mut h = vec![0u64; inter.len()];
@@ -277,10 +316,9 @@ impl Prepared {
     /// top-down, so a group whose items fall into few blocks never touches most of its 2ⁿ subsets.
     ///
     /// The tables are dense arrays when the group has at most [`DENSE_ITEMS`] items and their
-    /// 12 × 2ⁿ bytes (with F) fit in `limits.memory`; otherwise hash maps of the reached sets,
-    /// tried with 1/200 of the work budget (worth a proof only when few sets are reachable, and
-    /// then that is plenty) and at most as many entries as the memory budget holds. The work
-    /// spent, finished or not, is added to `spent`.
+    /// 12 × 2ⁿ bytes (with F) fit in `limits.memory`; otherwise no table over the sets outside
+    /// F at all: [`Prepared::solve_partition`] chooses the root's blocks by branch and bound.
+    /// The work spent, finished or not, is added to `spent`.
     pub(crate) fn solve(
         self,
         group: &Group,
@@ -288,19 +326,137 @@ impl Prepared {
         limits: Limits,
         spent: &mut f64,
     ) -> Option<Solution> {
+        self.solve_bounded(group, prec, limits, spent, &mut None)
+    }
+
+    /// [`Prepared::solve`]; when it gives up after the F values were found, `bound` gets a
+    /// lower bound on the optimum (the set partition's Lagrangian bound).
+    pub(crate) fn solve_bounded(
+        self,
+        group: &Group,
+        prec: &Precedence,
+        limits: Limits,
+        spent: &mut f64,
+        bound: &mut Option<f64>,
+    ) -> Option<Solution> {
         let dense = self.n <= DENSE_ITEMS
             && dense_bytes(self.n)
                 .and_then(|d| d.checked_add(self.family_bytes()))
                 .is_some_and(|b| b <= limits.memory);
-        let limits = if dense {
-            limits
+        if dense {
+            self.solve_with(group, prec, limits, true, spent)
         } else {
-            Limits {
-                work: limits.work / 200.0,
-                ..limits
-            }
+            self.solve_partition(group, prec, limits, spent, bound)
+        }
+    }
+
+    /// The DP without a table over the sets outside F: F-sets get their values bottom-up (in
+    /// hash maps of exactly F's size), then the blocks under the root are chosen by
+    /// branch and bound over set partitions (`partition.rs`), the memo taking the memory left.
+    /// `None` past either budget; `bound` then gets the Lagrangian lower bound on the optimum
+    /// when the F values were all found.
+    pub(crate) fn solve_partition(
+        self,
+        group: &Group,
+        prec: &Precedence,
+        limits: Limits,
+        spent: &mut f64,
+        bound: &mut Option<f64>,
+    ) -> Option<Solution> {
+        let n = self.n;
+        if n == 0 {
+            return self.solve_with(group, prec, limits, true, spent);
+        }
+        let count = self.lists.iter().map(Vec::len).sum::<usize>();
+        let tables =
+            (count + n).saturating_mul(SPARSE_VALUE_BYTES + SPARSE_INDEX_BYTES + COLUMN_BYTES);
+        let left = limits
+            .memory
+            .checked_sub(self.family_bytes())?
+            .checked_sub(tables)?;
+        let mut fam: Vec<(Mask, f64)> =
+            self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        fam.sort_unstable_by_key(|e| e.0);
+        let mut h_index = Sparse::new(count);
+        for (i, &(mask, _)) in fam.iter().enumerate() {
+            h_index.set(mask, u32::try_from(i).ok()?)?;
+        }
+        let mut dp = Dp {
+            p: &self,
+            h_index,
+            h_vals: fam.iter().map(|e| e.1).collect(),
+            value: Sparse::new(count + n),
+            work: 0.0,
+            // Half the budget: a split here reads hash maps, several times a dense split's time.
+            budget: limits.work / 2.0,
         };
-        self.solve_with(group, prec, limits, dense, spent)
+        let solved = (|| {
+            for (k, &leaf) in self.leaf.iter().enumerate() {
+                dp.value.set(1 << k, leaf)?;
+            }
+            for &(s, _) in &fam {
+                let (best, _) = dp.split_in_family(s)?;
+                dp.value.set(s, best)?;
+            }
+            Some(())
+        })();
+        *spent += dp.work;
+        solved?;
+        let mut columns: Vec<(Mask, f64)> = Vec::with_capacity(count + n);
+        for (k, &leaf) in self.leaf.iter().enumerate() {
+            columns.push((1 << k, leaf - self.base));
+        }
+        for &(s, _) in &fam {
+            columns.push((s, dp.value.get(s)? - self.base));
+        }
+        // Past `MAX_COLUMNS` sets only the bound: the search's steps each scan the columns.
+        let search = count <= MAX_COLUMNS;
+        let outcome = partition::solve(n, &columns, dp.budget - dp.work, left, search, spent);
+        *bound = Some(self.base + outcome.bound);
+        let (value, blocks) = outcome.best.filter(|_| outcome.proven)?;
+        // Reading the tree off re-walks splits already paid for.
+        dp.budget = f64::INFINITY;
+        // The tree: each block's optimal subtree, the blocks joined in the order found.
+        let mut tree = Hierarchy::leaves(n);
+        let mut roots = Vec::with_capacity(blocks.len());
+        for k in blocks {
+            roots.push(Self::subtree(&mut dp, &mut tree, columns[k].0)?);
+        }
+        tree.finish(&roots);
+        let orders = tree.orders(group, &self.uni, prec);
+        Some(Solution {
+            orders,
+            value: self.base + value,
+            tree,
+        })
+    }
+
+    /// Adds the optimal tree of `mask` (a single item or an F-set with its value known) to
+    /// `tree`; returns its root.
+    fn subtree<V: Store<f64>, H: Store<u32>>(
+        dp: &mut Dp<'_, V, H>,
+        tree: &mut Hierarchy,
+        mask: Mask,
+    ) -> Option<usize> {
+        let mut node_of: std::collections::BTreeMap<Mask, usize> =
+            std::collections::BTreeMap::new();
+        let mut stack: Vec<(Mask, bool)> = vec![(mask, false)];
+        while let Some((m, expanded)) = stack.pop() {
+            if m.count_ones() == 1 {
+                node_of.insert(m, m.trailing_zeros() as usize);
+                continue;
+            }
+            let a = dp.split_in_family(m)?.1;
+            if expanded {
+                let node = tree.join(node_of[&a], node_of[&(m ^ a)]);
+                node_of.insert(m, node);
+            } else {
+                stack.push((m, true));
+                stack.push((m ^ a, false));
+                stack.push((a, false));
+            }
+        }
+        node_of.get(&mask).copied()
     }
 
     /// Estimated bytes of the family F while the DP runs.
@@ -369,15 +525,16 @@ impl Prepared {
         spent: &mut f64,
     ) -> Option<Solution> {
         let n = self.n;
-        let full: u32 = (1u32 << n) - 1;
+        let full: Mask = if n >= 64 { Mask::MAX } else { (1 << n) - 1 };
         // h of each F-set, found through an index (none: not in F).
-        let mut fam: Vec<(u32, f64)> = self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
+        let mut fam: Vec<(Mask, f64)> =
+            self.lists.iter().flatten().map(|e| (e.mask, e.h)).collect();
         fam.sort_unstable_by_key(|e| e.0);
         for (i, &(mask, _)) in fam.iter().enumerate() {
             h_index.set(mask, u32::try_from(i).ok()?)?;
         }
         let h_vals: Vec<f64> = fam.iter().map(|e| e.1).collect();
-        let family: Vec<u32> = fam.into_iter().map(|e| e.0).collect();
+        let family: Vec<Mask> = fam.into_iter().map(|e| e.0).collect();
         let mut dp = Dp {
             p: self,
             h_index,
@@ -394,8 +551,8 @@ impl Prepared {
     fn search<V: Store<f64>, H: Store<u32>>(
         dp: &mut Dp<'_, V, H>,
         n: usize,
-        full: u32,
-        family: Vec<u32>,
+        full: Mask,
+        family: Vec<Mask>,
         group: &Group,
         prec: &Precedence,
     ) -> Option<Solution> {
@@ -410,8 +567,9 @@ impl Prepared {
         let value = dp.outside(full)?;
         // Rebuild the optimal tree: at each set, the first block reaching its value.
         let mut tree = Hierarchy::leaves(n);
-        let mut node_of: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
-        let mut stack: Vec<(u32, bool)> = vec![(full, false)];
+        let mut node_of: std::collections::BTreeMap<Mask, usize> =
+            std::collections::BTreeMap::new();
+        let mut stack: Vec<(Mask, bool)> = vec![(full, false)];
         while let Some((mask, expanded)) = stack.pop() {
             if mask.count_ones() == 1 {
                 node_of.insert(mask, mask.trailing_zeros() as usize);
@@ -454,7 +612,7 @@ struct Dp<'a, V, H> {
 }
 
 impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
-    fn h(&self, s: u32) -> Option<f64> {
+    fn h(&self, s: Mask) -> Option<f64> {
         self.h_index.get(s).map(|i| self.h_vals[i as usize])
     }
 
@@ -465,15 +623,15 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
 
     /// Best value of an F-set `s` and the block holding its lowest item: blocks are its subsets
     /// that hold that item and are a single item or share more than `s`. All are solved already.
-    fn split_in_family(&mut self, s: u32) -> Option<(f64, u32)> {
+    fn split_in_family(&mut self, s: Mask) -> Option<(f64, Mask)> {
         let hs = self.h(s)?;
         let low = s & s.wrapping_neg();
         let rest = s ^ low;
         // Charged before the walk over its 2^|rest| blocks, so the budget is never overrun.
-        self.charge(f64::from(1u32 << rest.count_ones()))?;
+        self.charge(f64::from(rest.count_ones()).exp2())?;
         let mut best = (f64::INFINITY, low);
         // Blocks in increasing order of what they add to `low`, so ties go the same way each run.
-        let mut add: u32 = 0;
+        let mut add: Mask = 0;
         loop {
             let a = low | add;
             if a != s && (add == 0 || self.h(a).is_some_and(|ha| ha > hs)) {
@@ -492,7 +650,7 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
 
     /// Value of a set outside F, top-down: the best block holding its lowest item (that item
     /// alone, or an F-set inside `s`), plus the value of what remains.
-    fn outside(&mut self, s: u32) -> Option<f64> {
+    fn outside(&mut self, s: Mask) -> Option<f64> {
         if let Some(known) = self.value.get(s) {
             return Some(known);
         }
@@ -501,7 +659,7 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
         Some(value)
     }
 
-    fn split_outside(&mut self, s: u32) -> Option<(f64, u32)> {
+    fn split_outside(&mut self, s: Mask) -> Option<(f64, Mask)> {
         let p = self.p;
         let low = s & s.wrapping_neg();
         let mut best = (self.value.get(low)? + self.outside(s ^ low)?, low);

@@ -22,6 +22,7 @@ mod greedy;
 mod group;
 mod hierarchy;
 mod locked;
+mod partition;
 mod plan;
 mod precedence;
 mod problem;

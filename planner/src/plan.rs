@@ -355,8 +355,9 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
             return done(method, orders, bound, work);
         }
     }
+    let mut lagrange = None;
     let solution = exact::prepare(part, prec, costs, options.memory)
-        .and_then(|p| p.solve(part, prec, limits(options, 1.0), &mut work));
+        .and_then(|p| p.solve_bounded(part, prec, limits(options, 1.0), &mut work, &mut lagrange));
     match solution {
         // The exact orders unless the heuristic's real trie is cheaper (tails can share more
         // than the model counts).
@@ -365,7 +366,19 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
         }
         Some(s) => done(method, orders, s.value, work),
         None => {
-            // No proof: a deeper polish (subtrees of up to 20 items solved exactly, 12 × 2²⁰
+            // No proof: the set partition's bound when the DP got that far, and the sharing
+            // bound (each item's cheapest share of the nodes on its path).
+            bound = bound.max(lagrange.unwrap_or(0.0));
+            // A tenth of the effort where the exact method could take the part (≤ 63 items), a
+            // hundredth past it (1,000-target groups stay near their old time).
+            let share_work = if part.items.len() <= exact::MAX_ITEMS {
+                options.effort / 10.0
+            } else {
+                options.effort / 100.0
+            };
+            let share = bound::share_bound(part, prec, costs, usize::MAX, share_work, &mut work);
+            bound = bound.max(share.unwrap_or(0.0));
+            // A deeper polish (subtrees of up to 20 items solved exactly, 12 × 2²⁰
             // bytes each) where the part is larger than the first polish takes and small enough
             // that running the heuristic again is cheap (≤ 50 items: ≤ 0.15 s on O'Neil's).
             let (method, orders) = if (13..=50).contains(&part.items.len()) {

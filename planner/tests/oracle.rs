@@ -220,54 +220,7 @@ fn oneil() -> Vec<(String, Problem, f64)> {
         let Ok(optimum) = optimum.parse::<f64>() else {
             continue;
         };
-        let text =
-            std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("instance file");
-        let json: serde_json::Value = serde_json::from_str(&text).expect("instance JSON");
-        let mut ids: Vec<String> = json["times"]
-            .as_object()
-            .expect("times")
-            .keys()
-            .cloned()
-            .collect();
-        ids.sort();
-        let costs = ids
-            .iter()
-            .map(|k| json["times"][k].as_f64().expect("time"))
-            .collect();
-        let mut names: Vec<&String> = json["targets"]
-            .as_object()
-            .expect("targets")
-            .keys()
-            .collect();
-        names.sort();
-        let targets = names
-            .into_iter()
-            .map(|n| Target {
-                base: json["targets"][n]["base"]
-                    .as_str()
-                    .expect("base")
-                    .to_owned(),
-                steps: json["targets"][n]["commands"]
-                    .as_array()
-                    .expect("commands")
-                    .iter()
-                    .map(|c| {
-                        ids.binary_search(&c.as_str().expect("id").to_owned())
-                            .expect("known")
-                    })
-                    .collect(),
-                tail: Vec::new(),
-            })
-            .collect();
-        out.push((
-            name.to_owned(),
-            Problem {
-                costs,
-                targets,
-                after: Vec::new(),
-            },
-            optimum,
-        ));
+        out.push((name.to_owned(), oneil_problem(&dir, name), optimum));
     }
     out
 }
@@ -341,6 +294,53 @@ proptest! {
     }
 }
 
+/// One O'Neil instance as a problem: targets sorted by name, steps by command id.
+fn oneil_problem(dir: &std::path::Path, name: &str) -> Problem {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("instance file");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("instance JSON");
+    let mut ids: Vec<String> = json["times"]
+        .as_object()
+        .expect("times")
+        .keys()
+        .cloned()
+        .collect();
+    ids.sort();
+    let costs = ids
+        .iter()
+        .map(|k| json["times"][k].as_f64().expect("time"))
+        .collect();
+    let mut names: Vec<&String> = json["targets"]
+        .as_object()
+        .expect("targets")
+        .keys()
+        .collect();
+    names.sort();
+    let targets = names
+        .into_iter()
+        .map(|n| Target {
+            base: json["targets"][n]["base"]
+                .as_str()
+                .expect("base")
+                .to_owned(),
+            steps: json["targets"][n]["commands"]
+                .as_array()
+                .expect("commands")
+                .iter()
+                .map(|c| {
+                    ids.binary_search(&c.as_str().expect("id").to_owned())
+                        .expect("known")
+                })
+                .collect(),
+            tail: Vec::new(),
+        })
+        .collect();
+    Problem {
+        costs,
+        targets,
+        after: Vec::new(),
+    }
+}
+
 #[test]
 fn oneil_optima_up_to_20_targets_are_reached() {
     let instances = oneil();
@@ -362,6 +362,24 @@ fn oneil_optima_up_to_20_targets_are_reached() {
         )
         .expect("plans");
         assert!(greedy.cost >= optimum, "{name}");
+    }
+}
+
+/// Issue 10: the n = 25 instances are proven within the default 128 MiB budget (no dense table:
+/// set-partition branch and bound), at the optima the 384 MiB dense DP found.
+#[test]
+fn oneil_25_targets_are_proven_within_the_default_memory() {
+    let dir = oneil_dir();
+    for (name, optimum) in [
+        ("025images-025cmds", 5521.0),
+        ("025images-050cmds", 16569.0),
+        ("025images-075cmds", 32325.0),
+        ("025images-100cmds", 48179.0),
+    ] {
+        let plan = solve(&oneil_problem(&dir, name), &Options::default()).expect("plans");
+        assert!(plan.optimal, "{name}");
+        assert_eq!(plan.cost, optimum, "{name}");
+        assert_eq!(plan.lower_bound, optimum, "{name}");
     }
 }
 
