@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use dockopt_project::Planned;
 
 use crate::engine::{self, BuildSpec, VertexLine};
-use crate::progress::{Event, Sink, secs};
+use crate::plan_view::seconds as secs;
+use crate::progress::{Event, Sink};
 
 /// Targets in the order a depth-first walk of the plan's trie meets their ends, so that builds
 /// started together share the most.
@@ -96,6 +97,50 @@ pub(crate) struct Request<'a> {
     pub(crate) frontend: String,
     /// Whether the plan kept the lock (else the frontend is told to ignore it too).
     pub(crate) use_lock: bool,
+}
+
+impl Request<'_> {
+    /// Whether `--no-cache` runs as one all-variants build first (then tagging from the cache).
+    fn all_at_once(&self) -> bool {
+        self.no_cache && self.targets.len() > 1
+    }
+
+    /// The `docker build` of one variant (`target`), or of the all-variants pass (`None`).
+    fn spec<'s>(
+        &'s self,
+        target: Option<&'s str>,
+        tags: &'s [String],
+        build_args: &'s [(String, String)],
+    ) -> BuildSpec<'s> {
+        BuildSpec {
+            manifest: self.manifest_path,
+            context: self.context,
+            target,
+            tags,
+            build_args,
+            labels: self.labels,
+            // The all-variants pass ignores the cache; the tagging builds after it use it.
+            no_cache: self.no_cache && (target.is_none() || !self.all_at_once()),
+            network: self.network,
+            cache_from: self.cache_from,
+            cache_to: self.cache_to,
+            platform: self.platform,
+            builder: self.builder,
+            pull: self.pull,
+        }
+    }
+
+    /// The build args of the all-variants pass: the reserved ones and the wanted targets.
+    fn all_at_once_args(&self, planned: &Planned) -> Vec<(String, String)> {
+        let names: Vec<&str> = self
+            .targets
+            .iter()
+            .map(|&t| planned.manifest.targets[t].name.as_str())
+            .collect();
+        let mut args = reserved_args(self);
+        args.push(("DOCKOPT_TARGETS".into(), names.join(",")));
+        args
+    }
 }
 
 /// What became of one variant.
@@ -308,37 +353,17 @@ pub(crate) fn run(planned: &Planned, req: &Request<'_>, sink: &mut Sink) -> Repo
     let started = Instant::now();
     let mut state = Run::new(planned);
     let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::new();
-    let syntax = reserved_args(req);
+    let args = reserved_args(req);
 
     // Under --no-cache, one all-variants build runs every step once; the tagging builds after
     // it take everything from the cache.
-    let all_at_once = req.no_cache && req.targets.len() > 1;
+    let all_at_once = req.all_at_once();
     if all_at_once {
         sink.event(&Event::Phase(
             "every wanted variant in one build, without the cache (--no-cache)",
         ));
-        let names: Vec<&str> = req
-            .targets
-            .iter()
-            .map(|&t| planned.manifest.targets[t].name.as_str())
-            .collect();
-        let mut args = syntax.clone();
-        args.push(("DOCKOPT_TARGETS".into(), names.join(",")));
-        let spec = BuildSpec {
-            manifest: req.manifest_path,
-            context: req.context,
-            target: None,
-            tags: &[],
-            build_args: &args,
-            labels: req.labels,
-            no_cache: true,
-            network: req.network,
-            cache_from: req.cache_from,
-            cache_to: req.cache_to,
-            platform: req.platform,
-            builder: req.builder,
-            pull: req.pull,
-        };
+        let args = req.all_at_once_args(planned);
+        let spec = req.spec(None, &[], &args);
         let (tx, rx) = mpsc::channel();
         match spawn(&spec, 0, &tx) {
             Ok(child) => {
@@ -411,21 +436,7 @@ pub(crate) fn run(planned: &Planned, req: &Request<'_>, sink: &mut Sink) -> Repo
                 continue;
             }
             let tags = tags_of(planned, t, &req.prefix);
-            let spec = BuildSpec {
-                manifest: req.manifest_path,
-                context: req.context,
-                target: Some(name),
-                tags: &tags,
-                build_args: &syntax,
-                labels: req.labels,
-                no_cache: req.no_cache && req.targets.len() == 1,
-                network: req.network,
-                cache_from: req.cache_from,
-                cache_to: req.cache_to,
-                platform: req.platform,
-                builder: req.builder,
-                pull: req.pull,
-            };
+            let spec = req.spec(Some(name), &tags, &args);
             sink.event(&Event::VariantStarted { name });
             match spawn(&spec, next_id, &tx) {
                 Ok(child) => {
@@ -654,23 +665,16 @@ pub(crate) fn print_commands(planned: &Planned, req: &Request<'_>, out: &mut imp
         req.targets.len(),
         req.jobs
     );
+    if req.all_at_once() {
+        let all = req.all_at_once_args(planned);
+        let _ = writeln!(out, "# --no-cache: every step once, without the cache");
+        let spec = req.spec(None, &[], &all);
+        let _ = writeln!(out, "{}", engine::shell_line(&engine::build_command(&spec)));
+        let _ = writeln!(out, "# then each variant tagged from the cache");
+    }
     for &t in &req.targets {
         let tags = tags_of(planned, t, &req.prefix);
-        let spec = BuildSpec {
-            manifest: req.manifest_path,
-            context: req.context,
-            target: Some(&planned.manifest.targets[t].name),
-            tags: &tags,
-            build_args: &args,
-            labels: req.labels,
-            no_cache: req.no_cache,
-            network: req.network,
-            cache_from: req.cache_from,
-            cache_to: req.cache_to,
-            platform: req.platform,
-            builder: req.builder,
-            pull: req.pull,
-        };
+        let spec = req.spec(Some(&planned.manifest.targets[t].name), &tags, &args);
         let _ = writeln!(out, "{}", engine::shell_line(&engine::build_command(&spec)));
     }
 }

@@ -9,6 +9,8 @@ use dockopt_proto::pb;
 use prost::Message;
 use serde_json::{Value, json};
 
+use crate::plan_view::seconds as secs;
+
 /// One decoded op of a Definition.
 struct DecodedOp {
     digest: String,
@@ -163,18 +165,20 @@ pub(crate) fn bake(
 /// `dockopt explain`: a variant's order step by step, or where a step runs and why there.
 pub(crate) fn explain(planned: &Planned, what: &str) -> Result<String, String> {
     let m = &planned.manifest;
+    // A name can be a variant and a step at once (`git`): then both are explained.
+    let mut parts = Vec::new();
     if let Some(t) = m.targets.iter().position(|t| t.name == what) {
-        return Ok(explain_variant(planned, t));
+        parts.push(explain_variant(planned, t));
     }
-    let steps: Vec<usize> = m
+    if let Some(s) = m
         .steps
         .iter()
-        .enumerate()
-        .filter(|(_, s)| s.name.as_deref() == Some(what) || s.command_text() == what)
-        .map(|(i, _)| i)
-        .collect();
-    if let Some(&s) = steps.first() {
-        return Ok(explain_step(planned, s));
+        .position(|s| s.name.as_deref() == Some(what) || s.command_text() == what)
+    {
+        parts.push(explain_step(planned, s));
+    }
+    if !parts.is_empty() {
+        return Ok(parts.join("\n"));
     }
     let names: Vec<&str> = m
         .targets
@@ -193,10 +197,6 @@ fn names(planned: &Planned, targets: &[usize]) -> String {
         .map(|&t| planned.manifest.targets[t].name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn secs(t: f64) -> String {
-    crate::progress::secs(t)
 }
 
 fn explain_variant(planned: &Planned, t: usize) -> String {

@@ -487,9 +487,7 @@ fn bake(args: &BakeArgs) -> Result<(), Failure> {
         .unwrap_or_default();
     let text = std::fs::read_to_string(&args.manifest).unwrap_or_default();
     let mut build_args: BTreeMap<String, String> = args.build_args.iter().cloned().collect();
-    let has_syntax = frontend_image(None, &text) != DEFAULT_FRONTEND
-        || text.lines().next().is_some_and(|l| l.contains("syntax="));
-    if args.frontend.is_some() || !has_syntax {
+    if args.frontend.is_some() || syntax_line(&text).is_none() {
         build_args.insert(
             "BUILDKIT_SYNTAX".into(),
             frontend_image(args.frontend.as_deref(), &text),
@@ -530,25 +528,21 @@ fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The image a manifest's `# syntax=IMAGE` directive names (in its leading comments), if any.
+fn syntax_line(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.trim_start_matches('#').split_once('='))
+        .find(|(k, v)| k.trim().eq_ignore_ascii_case("syntax") && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_owned())
+}
+
 /// The frontend image: `--frontend`, else the manifest's `# syntax=` line, else the default.
 fn frontend_image(flag: Option<&str>, text: &str) -> String {
-    if let Some(f) = flag {
-        return f.to_owned();
-    }
-    for line in text.lines() {
-        let line = line.trim();
-        if !line.starts_with('#') {
-            break;
-        }
-        let directive = line.trim_start_matches('#').trim();
-        if let Some((k, v)) = directive.split_once('=')
-            && k.trim().eq_ignore_ascii_case("syntax")
-            && !v.trim().is_empty()
-        {
-            return v.trim().to_owned();
-        }
-    }
-    DEFAULT_FRONTEND.to_owned()
+    flag.map(str::to_owned)
+        .or_else(|| syntax_line(text))
+        .unwrap_or_else(|| DEFAULT_FRONTEND.to_owned())
 }
 
 /// The image `scripts/frontend-image` makes.
@@ -742,7 +736,7 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
             .target(t)
             .map_err(|e| Failure::User(format!("error: {e}\n")))?;
     }
-    let mut out: Vec<u8> = match args.format {
+    let out: Vec<u8> = match args.format {
         Format::Text => plan_view::text(&planned, args.target.as_deref()).into_bytes(),
         Format::Json => plan_view::json(&planned, args.target.as_deref()).into_bytes(),
         Format::Dot => plan_view::dot(&planned).into_bytes(),
@@ -762,7 +756,6 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`dockopt plan … | head`) is not an error worth a message.
     let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
-    out.clear();
     Ok(())
 }
 

@@ -112,8 +112,9 @@ pub(crate) fn json(planned: &Planned, only: Option<&str>) -> String {
     out
 }
 
-/// Seconds for people: `20 s`, `1.5 s`, `2 min 05 s`.
-fn seconds(t: f64) -> String {
+/// Seconds for people: `20 s`, `1.5 s`, `2 min 05 s`, `2 h 05 min` (the one duration format
+/// of every view: plans, builds, explanations).
+pub(crate) fn seconds(t: f64) -> String {
     if t >= 7200.0 {
         let whole = t.round() as u64;
         format!("{} h {:02} min", whole / 3600, (whole % 3600) / 60)

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use crate::plan_view::seconds as secs;
+
 /// How to show progress (`--progress`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Mode {
@@ -96,7 +98,8 @@ pub(crate) struct Sink {
     mode: Mode,
     start: Instant,
     multi: Option<MultiProgress>,
-    bars: Vec<(usize, ProgressBar, f64, Instant)>,
+    /// Running steps: node, bar, predicted seconds, start, the message before its estimate.
+    bars: Vec<(usize, ProgressBar, f64, Instant, String)>,
 }
 
 impl Sink {
@@ -195,13 +198,15 @@ impl Sink {
                 let style = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner());
                 bar.set_style(style);
-                bar.set_message(format!(
+                let message = format!(
                     "{}  (for {})",
                     short(label, 60),
                     short(&variants.join(", "), 40)
-                ));
+                );
+                bar.set_message(message.clone());
                 bar.enable_steady_tick(Duration::from_millis(120));
-                self.bars.push((*node, bar, *predicted, Instant::now()));
+                self.bars
+                    .push((*node, bar, *predicted, Instant::now(), message));
             }
             Event::StepCached { node, .. }
             | Event::StepDone { node, .. }
@@ -220,10 +225,8 @@ impl Sink {
 
     /// Refreshes the live view's estimates (call a few times a second).
     pub(crate) fn tick(&self) {
-        for (_, bar, predicted, since) in &self.bars {
+        for (_, bar, predicted, since, base) in &self.bars {
             let left = predicted - since.elapsed().as_secs_f64();
-            let msg = bar.message();
-            let base = msg.split("  ~").next().unwrap_or_default().to_owned();
             let eta = if left > 0.0 {
                 format!("  ~{} left", secs(left))
             } else {
@@ -281,16 +284,6 @@ impl Sink {
         for (_, bar, ..) in self.bars.drain(..) {
             bar.finish_and_clear();
         }
-    }
-}
-
-/// Seconds for people.
-pub(crate) fn secs(t: f64) -> String {
-    if t >= 120.0 {
-        let whole = t.round() as u64;
-        format!("{} min {:02} s", whole / 60, whole % 60)
-    } else {
-        format!("{t:.1} s")
     }
 }
 

@@ -83,6 +83,10 @@ fn toolbox_views() {
     );
     snapshot(
         "toolbox-explain-step",
+        &run(dir, &["explain", "variants.yaml", "certs"]),
+    );
+    snapshot(
+        "toolbox-explain-both",
         &run(dir, &["explain", "variants.yaml", "git"]),
     );
     snapshot(

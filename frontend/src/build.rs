@@ -318,11 +318,7 @@ async fn answer(bridge: &mut Bridge, opts: &Opts, id: &str) -> Result<Outcome, F
             subrequest::targets(&manifest, &text)
         } else {
             let name = opts.target().unwrap_or(&manifest.default_target);
-            let target = manifest
-                .targets
-                .iter()
-                .position(|t| t.name == name)
-                .ok_or_else(|| Failure::User(unknown_target(&manifest, name)))?;
+            let target = manifest.target_index(name).map_err(Failure::User)?;
             subrequest::outline(&manifest, &text, target)
         }
     };
@@ -436,12 +432,4 @@ async fn resolve_base(bridge: &mut Bridge, base: &str, mode: &str) -> Result<Bas
         format!("{base}@{digest}")
     };
     Ok(BaseConfig { reference, config })
-}
-
-/// The message for `--target NAME` naming no target (as `Planned::target` words it).
-fn unknown_target(manifest: &Manifest, name: &str) -> String {
-    let names = manifest.target_names();
-    let hint = dockopt_manifest::did_you_mean(name, names.iter().copied())
-        .unwrap_or_else(|| format!("the targets are: {}", names.join(", ")));
-    format!("{}: no target `{name}`; {hint}", manifest.file)
 }

@@ -183,37 +183,47 @@ fn shared_steps_come_from_the_cache_and_each_trie_node_runs_once() {
 #[test]
 fn one_build_without_target_runs_every_trie_node_once() {
     engine_ready();
-    let ctx = fixture("toolbox");
-    let salt = salt("all");
-    let arg = format!("SALT={salt}");
-    let tag = format!("dockopt-it/{salt}:default");
-    let _images = Images(vec![tag.clone()]);
-    let (ok_build, vs, progress) = build_vertices(&ctx, FILE, &["--build-arg", &arg, "-t", &tag]);
-    assert!(ok_build, "{progress}");
-    let vs = step_vertices(vs);
-    assert!(vs.iter().all(|v| v.done && !v.cached), "{progress}");
-    assert_eq!(
-        distinct_digests(&vs),
-        vs.len(),
-        "a step ran twice:\n{progress}"
-    );
-    assert_eq!(
-        vs.len(),
-        planned_steps(&ctx.join(FILE), &salted(&salt), None),
-        "{progress}"
-    );
-    // The image is the `default:` target.
-    assert_eq!(
-        ok(&[
-            "image",
-            "inspect",
-            "--format",
-            "{{.Config.WorkingDir}}",
-            &tag
-        ])
-        .trim(),
-        "/tools"
-    );
+    // Both ways of depending on every leaf: MergeOp where the engine offers it (Docker 26 with
+    // the containerd image store), and the FileOp every engine runs (forced with
+    // DOCKOPT_MERGEOP=off; on 20.10 both runs take the FileOp).
+    for mergeop in ["on", "off"] {
+        let ctx = fixture("toolbox");
+        let salt = salt(&format!("all-{mergeop}"));
+        let arg = format!("SALT={salt}");
+        let merge_arg = format!("DOCKOPT_MERGEOP={mergeop}");
+        let tag = format!("dockopt-it/{salt}:default");
+        let _images = Images(vec![tag.clone()]);
+        let (ok_build, vs, progress) = build_vertices(
+            &ctx,
+            FILE,
+            &["--build-arg", &arg, "--build-arg", &merge_arg, "-t", &tag],
+        );
+        assert!(ok_build, "{progress}");
+        let vs = step_vertices(vs);
+        assert!(vs.iter().all(|v| v.done && !v.cached), "{progress}");
+        assert_eq!(
+            distinct_digests(&vs),
+            vs.len(),
+            "a step ran twice:\n{progress}"
+        );
+        assert_eq!(
+            vs.len(),
+            planned_steps(&ctx.join(FILE), &salted(&salt), None),
+            "{progress}"
+        );
+        // The image is the `default:` target.
+        assert_eq!(
+            ok(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{.Config.WorkingDir}}",
+                &tag
+            ])
+            .trim(),
+            "/tools"
+        );
+    }
 }
 
 #[test]

@@ -195,4 +195,19 @@ impl Manifest {
     pub fn target_names(&self) -> Vec<&str> {
         self.targets.iter().map(|t| t.name.as_str()).collect()
     }
+
+    /// The index of the target named `name` (`--target`), or a message naming the file with
+    /// the closest name, else every name.
+    ///
+    /// # Errors
+    /// No target has that name.
+    pub fn target_index(&self, name: &str) -> Result<usize, String> {
+        if let Some(i) = self.targets.iter().position(|t| t.name == name) {
+            return Ok(i);
+        }
+        let names = self.target_names();
+        let hint = crate::suggest::did_you_mean(name, names.iter().copied())
+            .unwrap_or_else(|| format!("the targets are: {}", names.join(", ")));
+        Err(format!("{}: no target `{name}`; {hint}", self.file))
+    }
 }

@@ -241,16 +241,7 @@ impl Planned {
     /// # Errors
     /// No target has that name.
     pub fn target(&self, name: &str) -> Result<usize, String> {
-        if let Some(i) = self.manifest.targets.iter().position(|t| t.name == name) {
-            return Ok(i);
-        }
-        let names = self.manifest.target_names();
-        let hint = dockopt_manifest::did_you_mean(name, names.iter().copied())
-            .unwrap_or_else(|| format!("the targets are: {}", names.join(", ")));
-        Err(format!(
-            "{}: no target `{name}`; {hint}",
-            self.manifest.file
-        ))
+        self.manifest.target_index(name)
     }
 }
 
