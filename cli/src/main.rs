@@ -19,9 +19,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use dockopt_planner::{Method, Options};
 
+/// What `--version` prints: the version, and the frontend image a manifest without a
+/// `# syntax=` line is built with.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (frontend image dockopt/frontend:local, made by scripts/frontend-image)"
+);
+
 /// Plan, inspect and build many variant images so they share the most expensive steps.
 #[derive(Parser, Debug)]
-#[command(name = "dockopt", version, about)]
+#[command(name = "dockopt", version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,6 +57,15 @@ enum Command {
     /// Write a manifest from existing Dockerfiles: one target per Dockerfile, its steps as a
     /// set with the orders import infers (each `after` with a comment saying why).
     Import(ImportArgs),
+    /// Write a shell completion script to stdout (`dockopt completions bash >
+    /// /etc/bash_completion.d/dockopt`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual page (roff) to stdout (`dockopt man | man -l -`).
+    Man,
 }
 
 #[derive(clap::Args, Debug)]
@@ -301,6 +317,12 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain(&args),
         Command::Bake(args) => bake(&args),
         Command::Import(args) => import_cmd(&args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "dockopt", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => man(),
         Command::Place(args) => place_cmd::run(&args).map_err(Failure::User).map(|out| {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout
@@ -319,6 +341,27 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The manual page: `dockopt` and each subcommand, one roff document.
+fn man() -> Result<(), Failure> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    let page = |c: &clap::Command, title: String, out: &mut Vec<u8>| {
+        clap_mangen::Man::new(c.clone().version(env!("CARGO_PKG_VERSION")))
+            .title(title)
+            .render(out)
+            .map_err(|e| Failure::Internal(format!("man page: {e}")))
+    };
+    page(&cmd, "dockopt".into(), &mut out)?;
+    for sub in cmd.get_subcommands() {
+        page(sub, format!("dockopt-{}", sub.get_name()), &mut out)?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::Internal(format!("writing the man page: {e}")))
 }
 
 /// Reads a manifest with its lock and times store (beside it, when present) and plans it

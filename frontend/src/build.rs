@@ -280,7 +280,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let id = bridge.solve(def).await?;
     Ok(Outcome {
         reference: id,
-        metadata: image_metadata(manifest, &bases, chosen, opts)?,
+        metadata: image_metadata(manifest, plan, &bases, chosen, opts)?,
         summary,
     })
 }
@@ -392,6 +392,7 @@ fn build_for(
 
 fn image_metadata(
     manifest: &Manifest,
+    plan: &dockopt_planner::Plan,
     bases: &BTreeMap<String, BaseConfig>,
     chosen: usize,
     opts: &Opts,
@@ -400,7 +401,11 @@ fn image_metadata(
     let base = bases
         .get(&target.base)
         .ok_or_else(|| Failure::Internal(format!("base {} not resolved", target.base)))?;
-    let config = final_config(base, target, &opts.labels(), ("linux", host_arch()));
+    let steps: Vec<&dockopt_manifest::Step> = plan.orders[chosen]
+        .iter()
+        .map(|&s| &manifest.steps[s])
+        .collect();
+    let config = final_config(base, target, &steps, &opts.labels(), ("linux", host_arch()));
     Ok(BTreeMap::from([(
         "containerimage.config".to_owned(),
         config,

@@ -135,6 +135,55 @@ fn every_variant_builds_runs_and_has_its_config() {
     assert_eq!(inspect("full")["WorkingDir"], "/tools");
     // The user step ran where the plan put it: the git image knows user 1000.
     assert!(ok(&["run", "--rm", &tag("git"), "id"]).contains("uid=1000(tools)"));
+
+    // `docker history` reads like a Dockerfile's: a line per step naming it, newest first, over
+    // the base's own line; the config settings as empty layers on top.
+    let history = |t: &str| -> Vec<String> {
+        ok(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            &tag(t),
+        ])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    };
+    let git_history = history("git");
+    let named: Vec<&str> = git_history
+        .iter()
+        .filter_map(|l| l.rsplit_once("# dockopt step ").map(|(_, n)| n.trim()))
+        .collect();
+    let mut sorted = named.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["curl", "git", "prepare", "user"],
+        "{git_history:#?}"
+    );
+    assert_eq!(
+        named.last(),
+        Some(&"prepare"),
+        "the first step is the oldest"
+    );
+    assert!(
+        git_history
+            .iter()
+            .any(|l| l.starts_with("RUN /bin/sh -c echo git > /tools/git")),
+        "{git_history:#?}"
+    );
+    assert!(
+        git_history.iter().any(|l| l == "USER 1000 # dockopt"),
+        "{git_history:#?}"
+    );
+    assert!(
+        history("full")
+            .iter()
+            .any(|l| l.starts_with("COPY files/ /opt/files/")),
+        "{:#?}",
+        history("full")
+    );
 }
 
 #[test]

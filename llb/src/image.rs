@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use dockopt_manifest::Target;
+use dockopt_manifest::{Action, RunCommand, Step, Target};
 use serde_json::{Map, Value, json};
 
 /// The PATH BuildKit and Docker assume when an image sets none.
@@ -83,11 +83,14 @@ pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 
 /// The final image config JSON of `target`: the base config with the target's env, workdir,
 /// user, cmd, entrypoint, labels (then `extra_labels`, e.g. `--label`) and exposed ports over it.
-/// `platform` (os, architecture) fills in what the base does not say.
+/// `platform` (os, architecture) fills in what the base does not say. `steps` are the target's
+/// steps in the order built, one layer each: the history gets one entry per step (what
+/// `docker history` shows), then one empty-layer entry per config setting.
 #[must_use]
 pub fn final_config(
     base: &BaseConfig,
     target: &Target,
+    steps: &[&Step],
     extra_labels: &BTreeMap<String, String>,
     platform: (&str, &str),
 ) -> Vec<u8> {
@@ -95,6 +98,8 @@ pub fn final_config(
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
+    let history = history(&image, &base.reference, target, steps);
+    image.insert("history".into(), Value::Array(history));
     // The exporter writes rootfs and the creation time for the new image.
     image.remove("rootfs");
     image.remove("created");
@@ -181,4 +186,89 @@ pub fn final_config(
         config.insert("Healthcheck".into(), Value::Object(check));
     }
     serde_json::to_vec(&Value::Object(image)).unwrap_or_default()
+}
+
+/// The image history: the base's entries (padded or trimmed so that its non-empty entries match
+/// its layers, as the exporter pairs them in order), then one entry per step (each is one layer),
+/// then one empty-layer entry per config setting of the target. No timestamps: the config's
+/// bytes depend on the manifest only, and the exporter dates the new entries.
+fn history(
+    image: &Map<String, Value>,
+    reference: &str,
+    target: &Target,
+    steps: &[&Step],
+) -> Vec<Value> {
+    let mut entries: Vec<Value> = image
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let layers = image
+        .get("rootfs")
+        .and_then(|r| r.get("diff_ids"))
+        .and_then(Value::as_array)
+        .map(Vec::len);
+    if let Some(layers) = layers {
+        let is_empty = |e: &Value| e.get("empty_layer").and_then(Value::as_bool) == Some(true);
+        let mut seen = 0;
+        for e in &mut entries {
+            if is_empty(e) {
+                continue;
+            }
+            if seen == layers
+                && let Value::Object(e) = e
+            {
+                e.insert("empty_layer".into(), Value::Bool(true));
+            } else {
+                seen += 1;
+            }
+        }
+        for _ in seen..layers {
+            entries.push(json!({ "created_by": format!("(a layer of {reference})") }));
+        }
+    }
+    for step in steps {
+        let what = match &step.action {
+            Action::Run(RunCommand::Shell(s)) => format!("RUN /bin/sh -c {s}"),
+            Action::Run(RunCommand::Exec(argv)) => {
+                format!("RUN {}", serde_json::to_string(argv).unwrap_or_default())
+            }
+            Action::Copy(_) => step.command_text(),
+        };
+        let who = step
+            .name
+            .as_deref()
+            .map_or_else(|| "dockopt".to_owned(), |n| format!("dockopt step {n}"));
+        entries.push(json!({ "created_by": format!("{what} # {who}"), "comment": "dockopt" }));
+    }
+    let c = &target.config;
+    let mut settings: Vec<String> = Vec::new();
+    settings.extend(c.env.iter().map(|(k, v)| format!("ENV {k}={v}")));
+    settings.extend(c.workdir.iter().map(|w| format!("WORKDIR {w}")));
+    settings.extend(c.user.iter().map(|u| format!("USER {u}")));
+    settings.extend(c.labels.iter().map(|(k, v)| format!("LABEL {k}={v}")));
+    settings.extend(c.expose.iter().map(|p| format!("EXPOSE {p}")));
+    settings.extend(c.volumes.iter().map(|v| format!("VOLUME {v}")));
+    settings.extend(c.stop_signal.iter().map(|s| format!("STOPSIGNAL {s}")));
+    settings.extend(c.healthcheck.iter().map(|h| {
+        format!(
+            "HEALTHCHECK {}",
+            serde_json::to_string(&h.test).unwrap_or_default()
+        )
+    }));
+    settings.extend(c.entrypoint.iter().map(|e| {
+        format!(
+            "ENTRYPOINT {}",
+            serde_json::to_string(e).unwrap_or_default()
+        )
+    }));
+    settings.extend(
+        c.cmd
+            .iter()
+            .map(|e| format!("CMD {}", serde_json::to_string(e).unwrap_or_default())),
+    );
+    entries.extend(settings.into_iter().map(|s| {
+        json!({ "created_by": format!("{s} # dockopt"), "comment": "dockopt", "empty_layer": true })
+    }));
+    entries
 }

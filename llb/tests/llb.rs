@@ -268,7 +268,8 @@ fn final_config_merges_over_the_base() {
     let ta = m.target("ta").expect("ta");
     let labels = BTreeMap::from([("cli".to_owned(), "yes".to_owned())]);
     let cfg: serde_json::Value =
-        serde_json::from_slice(&final_config(base, ta, &labels, ("linux", "amd64"))).expect("json");
+        serde_json::from_slice(&final_config(base, ta, &[], &labels, ("linux", "amd64")))
+            .expect("json");
     assert_eq!(
         cfg["config"]["Env"],
         serde_json::json!(["PATH=/bin", "HOME=/root", "X=1"])
@@ -288,4 +289,60 @@ fn final_config_merges_over_the_base() {
         (Some("linux"), Some("amd64"))
     );
     assert!(cfg.get("rootfs").is_none());
+}
+
+#[test]
+fn history_has_one_entry_per_layer_then_the_config_settings() {
+    let (m, plan, _) = setup();
+    let t = m.target_index("ta").expect("ta");
+    let steps: Vec<&dockopt_manifest::Step> = plan.orders[t].iter().map(|&s| &m.steps[s]).collect();
+    assert!(!steps.is_empty());
+    // A base with two layers and one history entry: padded so its layers pair with its own.
+    let base = BaseConfig {
+        reference: "busybox@sha256:1".into(),
+        config: serde_json::json!({
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:a", "sha256:b"]},
+            "history": [{"created_by": "ADD rootfs"}, {"created_by": "CMD", "empty_layer": true}],
+            "config": {}
+        }),
+    };
+    let cfg: serde_json::Value = serde_json::from_slice(&final_config(
+        &base,
+        &m.targets[t],
+        &steps,
+        &BTreeMap::new(),
+        ("linux", "amd64"),
+    ))
+    .expect("json");
+    let history = cfg["history"].as_array().expect("history");
+    let layered: Vec<&str> = history
+        .iter()
+        .filter(|h| h["empty_layer"] != serde_json::json!(true))
+        .map(|h| h["created_by"].as_str().expect("created_by"))
+        .collect();
+    // Two base layers, then one per step, in the build's order, each naming its step.
+    assert_eq!(layered.len(), 2 + steps.len());
+    assert_eq!(layered[0], "ADD rootfs");
+    assert!(layered[1].contains("busybox@sha256:1"), "{}", layered[1]);
+    for (entry, step) in layered[2..].iter().zip(&steps) {
+        let text = step.command_text();
+        assert!(entry.contains(&text), "{entry} names {text}");
+        if let Some(name) = &step.name {
+            assert!(
+                entry.ends_with(&format!("# dockopt step {name}")),
+                "{entry}"
+            );
+        }
+    }
+    // The target's config settings come last, as empty layers, and no entry carries a time.
+    let last = history.last().expect("an entry");
+    assert_eq!(last["empty_layer"], serde_json::json!(true));
+    assert!(
+        last["created_by"]
+            .as_str()
+            .expect("text")
+            .starts_with("CMD "),
+        "{last}"
+    );
+    assert!(history.iter().all(|h| h.get("created").is_none()));
 }
