@@ -635,10 +635,10 @@ pub(crate) fn summary(planned: &Planned, req: &Request<'_>, report: &Report) -> 
         .sum::<f64>()
         + 0.0;
     out.push_str(&format!(
-        "built {built} of {} variants in {}: {} steps ran ({} of work; the plan predicted {} for them), {} from the cache\n",
-        req.targets.len(),
+        "built {built} of {} in {}: {} ran ({} of work; the plan predicted {} for them), {} from the cache\n",
+        crate::plan_view::count(req.targets.len(), "variant"),
         secs(report.wall),
-        report.ran.len(),
+        crate::plan_view::count(report.ran.len(), "step"),
         secs(measured),
         secs(predicted),
         report.cached
@@ -661,9 +661,9 @@ pub(crate) fn print_commands(planned: &Planned, req: &Request<'_>, out: &mut imp
     let args = reserved_args(req);
     let _ = writeln!(
         out,
-        "# {} variants, up to {} builds at a time",
-        req.targets.len(),
-        req.jobs
+        "# {}, up to {} at a time",
+        crate::plan_view::count(req.targets.len(), "variant"),
+        crate::plan_view::count(req.jobs, "build")
     );
     if req.all_at_once() {
         let all = req.all_at_once_args(planned);

@@ -113,6 +113,41 @@ pub(crate) fn shell_line(cmd: &Command) -> String {
     parts.join(" ")
 }
 
+/// Checks that the client runs and reaches an engine; the error says which client (and where
+/// its path came from) and what to set.
+pub(crate) fn check() -> Result<(), String> {
+    let client = client();
+    let from = if std::env::var("DOCKOPT_DOCKER").is_ok_and(|c| !c.is_empty()) {
+        " (from DOCKOPT_DOCKER)"
+    } else {
+        ""
+    };
+    let out = Command::new(&client)
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run the Docker client `{client}`{from}: {e}; set DOCKOPT_DOCKER to a \
+                 BuildKit-capable client (`/usr/bin/docker` with Debian's docker.io, or any client \
+                 with buildx)"
+            )
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let why = String::from_utf8_lossy(&out.stderr);
+    let why = why
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("it exited with an error and said nothing");
+    Err(format!(
+        "the Docker client `{client}`{from} does not reach an engine: {why}; start dockerd, or set \
+         DOCKER_HOST (or DOCKOPT_DOCKER to another client)"
+    ))
+}
+
 /// Whether the engine has `image` locally.
 pub(crate) fn has_image(image: &str) -> bool {
     Command::new(client())

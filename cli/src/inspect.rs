@@ -210,10 +210,10 @@ fn explain_variant(planned: &Planned, t: usize) -> String {
     }
     path.reverse();
     let mut out = format!(
-        "variant {} on {}: {} steps\n",
+        "variant {} on {}: {}\n",
         m.targets[t].name,
         m.targets[t].base,
-        path.len() - 1
+        crate::plan_view::count(path.len() - 1, "step")
     );
     let (mut own, mut shared) = (0.0, 0.0);
     for (i, &n) in path.iter().skip(1).enumerate() {
@@ -263,7 +263,7 @@ fn explain_step(planned: &Planned, s: usize) -> String {
         .filter(|&n| trie.nodes[n].step == Some(s))
         .collect();
     let mut out = format!(
-        "step {} ({}{}, {}): held by {} variant(s): {}\n",
+        "step {} ({}{}, {}): held by {}: {}\n",
         step.label(),
         if planned.measured[s] { "" } else { "~" },
         secs(cost),
@@ -272,14 +272,17 @@ fn explain_step(planned: &Planned, s: usize) -> String {
         } else {
             "estimated"
         },
-        holders.len(),
+        crate::plan_view::count(holders.len(), "variant"),
         names(planned, &holders)
     );
     let _ = writeln!(
         out,
-        "runs {} time(s) for {} variants: saves {} against running it in each",
-        nodes.len(),
-        holders.len(),
+        "runs {} for {}: saves {} against running it in each",
+        match nodes.len() {
+            1 => "once".to_owned(),
+            n => format!("{n} times"),
+        },
+        crate::plan_view::count(holders.len(), "variant"),
         secs(cost * (holders.len() as f64 - nodes.len() as f64).max(0.0))
     );
     // Steps that must come before it, from `after` pairs (direct).

@@ -2,6 +2,7 @@
 //! touches files, the terminal and (later) the Docker engine.
 
 mod build_cmd;
+mod context;
 mod dockerfile_view;
 mod engine;
 mod import;
@@ -648,6 +649,13 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         build_cmd::print_commands(&planned, &request, &mut out);
         return Ok(());
     }
+    let missing = context::missing_sources(&planned, &request.targets, &context);
+    if !missing.is_empty() {
+        return Err(Failure::User(
+            missing.iter().map(|m| format!("error: {m}\n")).collect(),
+        ));
+    }
+    engine::check().map_err(|e| Failure::User(format!("error: {e}\n")))?;
     // A frontend from a registry is pulled by the engine; a local name must be there already.
     let from_registry = request
         .frontend
@@ -760,6 +768,15 @@ fn plan(args: &PlanArgs) -> Result<(), Failure> {
     };
     let use_lock = !args.no_lock && !args.update;
     let mut planned = load(&args.manifest, &args.build_args, options.clone(), use_lock)?;
+    let folder = args
+        .manifest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let all: Vec<usize> = (0..planned.manifest.targets.len()).collect();
+    for m in context::missing_sources(&planned, &all, folder) {
+        let _ = writeln!(std::io::stderr(), "warning: {m}");
+    }
     if planned.lock.is_some() {
         // A locked plan carries no proof of its own: the fresh plan's bound holds for it too.
         let fresh = load(&args.manifest, &args.build_args, options.clone(), false)?;
@@ -950,9 +967,12 @@ fn import_cmd(args: &ImportArgs) -> Result<(), Failure> {
     }
     let _ = writeln!(
         err,
-        "plan: {} step runs for all {} variants (the Dockerfiles as written: {}; their orders with the shared steps: {})",
+        "plan: {} step runs for {} (the Dockerfiles as written: {}; their orders with the shared steps: {})",
         planned.plan.cost,
-        planned.manifest.targets.len(),
+        match planned.manifest.targets.len() {
+            1 => "the one variant".to_owned(),
+            n => format!("all {n} variants"),
+        },
         imported.as_written_runs,
         planned.plan.as_listed_cost
     );

@@ -325,11 +325,11 @@ fn decide(
         0.0
     };
     let text = format!(
-        "value {:.4} with the fewest moves ({}), {:.4} re-planned ({} moves): gain {:.1} %",
+        "value {:.4} with the fewest moves ({}), {:.4} re-planned ({}): gain {:.1} %",
         keep.value,
         keep.moves.len(),
         best.value,
-        best.moves.len(),
+        crate::plan_view::count(best.moves.len(), "move"),
         100.0 * gain
     );
     Ok(if gain > min_gain {
@@ -360,7 +360,10 @@ fn from_engine(args: &PlaceArgs) -> Result<String, String> {
     let (out, why) = decide(&read.cluster, &options(args), args.prove, args.min_gain)?;
     let shown = rendered(args, &read.cluster, &out)?;
     if args.dry_run {
-        let mut s = format!("# {} move(s): {why}\n", out.moves.len());
+        let mut s = format!(
+            "# {}: {why}\n",
+            crate::plan_view::count(out.moves.len(), "move")
+        );
         for line in swarm_cmd::commands(&read, &out) {
             s.push_str(&line);
             s.push('\n');
@@ -369,8 +372,8 @@ fn from_engine(args: &PlaceArgs) -> Result<String, String> {
     }
     if args.apply {
         log(&format!(
-            "dockopt place: {} move(s): {why}",
-            out.moves.len()
+            "dockopt place: {}: {why}",
+            crate::plan_view::count(out.moves.len(), "move")
         ));
         if out.moves.is_empty() {
             log("dockopt place: nothing to move");
@@ -378,7 +381,8 @@ fn from_engine(args: &PlaceArgs) -> Result<String, String> {
             let n = swarm_cmd::apply(&read, &out, Duration::from_secs_f64(args.apply_timeout))
                 .map_err(|e| format!("error: --apply: {e}\n"))?;
             log(&format!(
-                "dockopt place: {n} command(s) run; every task runs where the plan says"
+                "dockopt place: {} run; every task runs where the plan says",
+                crate::plan_view::count(n, "command")
             ));
         }
     }
@@ -388,8 +392,8 @@ fn from_engine(args: &PlaceArgs) -> Result<String, String> {
 /// `--watch`: rounds of sample, re-plan, apply when worth it; a line per round on stderr.
 fn watch(args: &PlaceArgs) -> Result<String, String> {
     let started = Instant::now();
-    let (mut applied, mut moved, mut failed) = (0u64, 0usize, 0u64);
-    let mut round = 0u64;
+    let (mut applied, mut moved, mut failed) = (0usize, 0usize, 0usize);
+    let mut round = 0usize;
     loop {
         round += 1;
         let begun = Instant::now();
@@ -407,8 +411,9 @@ fn watch(args: &PlaceArgs) -> Result<String, String> {
             applied += 1;
             moved += out.moves.len();
             Ok(format!(
-                "{} move(s) applied with {n} command(s) and verified ({why})",
-                out.moves.len()
+                "{} applied with {} and verified ({why})",
+                crate::plan_view::count(out.moves.len(), "move"),
+                crate::plan_view::count(n, "command")
             ))
         });
         match result {
@@ -421,17 +426,24 @@ fn watch(args: &PlaceArgs) -> Result<String, String> {
                 ));
             }
         }
-        if args.rounds.is_some_and(|n| round >= n) {
+        if args
+            .rounds
+            .is_some_and(|n| u64::try_from(round).is_ok_and(|r| r >= n))
+        {
             break;
         }
         let wait = Duration::from_secs_f64(args.interval).saturating_sub(begun.elapsed());
         std::thread::sleep(wait);
     }
-    let summary =
-        format!("watch: {round} round(s), {applied} applied ({moved} move(s)), {failed} failed\n");
+    let summary = format!(
+        "watch: {}, {applied} applied ({}), {failed} failed\n",
+        crate::plan_view::count(round, "round"),
+        crate::plan_view::count(moved, "move")
+    );
     if failed > 0 {
         Err(format!(
-            "{summary}error: {failed} round(s) failed (see the log above)\n"
+            "{summary}error: {} failed (see the log above)\n",
+            crate::plan_view::count(failed, "round")
         ))
     } else {
         Ok(summary)

@@ -147,6 +147,15 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// The plan as a tree per base, then the numbers.
+/// `1 target`, `2 targets`: a count and its noun, plural when it is not one.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub(crate) fn text(planned: &Planned, only: Option<&str>) -> String {
     let (manifest, plan, trie) = (&planned.manifest, &planned.plan, &planned.trie);
     let only_index = only.and_then(|o| manifest.targets.iter().position(|t| t.name == o));
@@ -156,16 +165,21 @@ pub(crate) fn text(planned: &Planned, only: Option<&str>) -> String {
         if only_index.is_some_and(|t| !node.targets.contains(&t)) {
             continue;
         }
-        let _ = writeln!(out, "{}  ({} targets)", node.base, node.targets.len());
+        let _ = writeln!(
+            out,
+            "{}  ({})",
+            node.base,
+            count(node.targets.len(), "target")
+        );
         draw(planned, root, only_index, &mut out);
         out.push('\n');
     }
     let cost = plan.cost;
     let _ = writeln!(
         out,
-        "predicted build time  {}  ({} steps run for {} listed)",
+        "predicted build time  {}  ({} run for {} listed)",
         seconds(cost),
-        trie.step_count(),
+        count(trie.step_count(), "step"),
         plan.orders.iter().map(Vec::len).sum::<usize>()
     );
     for (label, against) in [
@@ -253,8 +267,8 @@ pub(crate) fn update_note(locked: &Planned, fresh: &Planned) -> String {
         .filter(|(a, b)| a != b)
         .count();
     format!(
-        "update: {changed} of {} targets change order; one-off rebuild {} of steps not in the cache; every full build after: {} instead of {} (saves {})\n",
-        fresh.plan.orders.len(),
+        "update: {changed} of {} change order; one-off rebuild {} of steps not in the cache; every full build after: {} instead of {} (saves {})\n",
+        count(fresh.plan.orders.len(), "target"),
         seconds(rebuild),
         seconds(fresh.plan.cost),
         seconds(locked.plan.cost),
@@ -340,8 +354,8 @@ fn draw(planned: &Planned, root: usize, only: Option<usize>, out: &mut String) {
             let guessed = steps.iter().any(|&s| !planned.measured[s]);
             let _ = write!(
                 line,
-                "{shown}  ({} steps, {}{})",
-                steps.len(),
+                "{shown}  ({}, {}{})",
+                count(steps.len(), "step"),
                 if guessed { "~" } else { "" },
                 seconds(total)
             );

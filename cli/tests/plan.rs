@@ -63,7 +63,7 @@ fn text_plan_shows_the_tree_and_the_savings() {
         "⇒ ci",
         "lower bound",
         "optimal",
-        "step times            0 measured, 14 estimated (~)",
+        "step times            0 measured, 13 estimated (~)",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
@@ -527,4 +527,90 @@ fn import_names_outputs_and_refusals() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("is not inside"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A one-target manifest with a named step no target lists, in a fresh folder.
+fn one_target_with_an_unused_step() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dockopt-unused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("one.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nsteps:\n  used: {run: echo used}\n  spare: {run: echo spare}\ntargets:\n  only: {from: debian, steps: [used]}\n",
+    )
+    .expect("write");
+    file
+}
+
+#[test]
+fn an_unused_step_is_a_warning_and_counts_of_one_are_singular() {
+    let file = one_target_with_an_unused_step();
+    let out = dockopt(&["plan", file.to_str().expect("utf-8"), "--no-lock"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("one.yaml:4:3: step `spare` is listed by no target; it is not built"),
+        "{err}"
+    );
+    let text = stdout(&out);
+    assert!(text.contains("(1 target)"), "{text}");
+    assert!(text.contains("(1 step run for 1 listed)"), "{text}");
+    assert!(
+        !text.contains("1 targets") && !text.contains("1 steps"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broken_docker_client_is_named_with_what_to_set() {
+    let file = one_target_with_an_unused_step();
+    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .args(["build", file.to_str().expect("utf-8"), "--no-lock"])
+        .env("DOCKOPT_DOCKER", "/nonexistent/docker")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "\nerror: cannot run the Docker client `/nonexistent/docker` (from DOCKOPT_DOCKER)"
+        ) && err.contains("set DOCKOPT_DOCKER to"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_copy_source_is_reported_with_its_line_before_any_build() {
+    let dir = std::env::temp_dir().join(format!("dockopt-missing-src-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("conf")).expect("temp dir");
+    std::fs::write(dir.join("conf/app.toml"), "x = 1\n").expect("write");
+    let file = dir.join("m.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nsteps:\n  conf: {copy: {src: [conf/app.toml, conf/*.ini], dest: /etc/app/}}\n  \
+         web: {copy: {src: [web/], dest: /srv/}}\ntargets:\n  app: {from: debian, steps: [conf, web]}\n",
+    )
+    .expect("write");
+    let path = file.to_str().expect("utf-8");
+    let plan = dockopt(&["plan", path, "--no-lock"]);
+    assert!(plan.status.success(), "plan still plans: {}", stderr(&plan));
+    let err = stderr(&plan);
+    assert!(
+        err.contains("m.yaml:4:3: step `web` copies `web/`, which is not in the build context"),
+        "{err}"
+    );
+    assert_eq!(err.matches("which is not in").count(), 1, "{err}");
+    // `build` stops before it reaches the engine (the client path is never run).
+    let build = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .args(["build", path, "--no-lock"])
+        .env("DOCKOPT_DOCKER", "/nonexistent/docker")
+        .output()
+        .expect("runs");
+    assert_eq!(build.status.code(), Some(1));
+    let err = stderr(&build);
+    assert!(
+        err.contains("error: ") && err.contains("copies `web/`"),
+        "{err}"
+    );
+    assert!(!err.contains("Docker client"), "{err}");
 }

@@ -371,3 +371,31 @@ fn bad_manifests_report_file_line_and_column() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_command_line_comes_out_of_the_frontend_image() {
+    engine_ready();
+    let name = format!("dockopt-it-cli-{}", std::process::id());
+    let _created = ok(&[
+        "create",
+        "--name",
+        &name,
+        dockopt_integration_tests::FRONTEND,
+    ]);
+    let dir = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let copied = run(&[
+        "cp",
+        &format!("{name}:/dockopt"),
+        dir.to_str().expect("utf-8"),
+    ]);
+    let _ = run(&["rm", &name]);
+    assert!(copied.status.success(), "{copied:?}");
+    let out = std::process::Command::new(dir.join("dockopt"))
+        .arg("--version")
+        .output()
+        .expect("the static binary runs here");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("dockopt "), "{text}");
+}

@@ -15,6 +15,8 @@ pub struct Manifest {
     pub declared_args: BTreeMap<String, Arg>,
     /// Build args that name no declared arg (Docker warns about these; they change nothing).
     pub unused_build_args: Vec<String>,
+    /// Named steps (under `steps:`) that no target lists, with where each is declared.
+    pub unused_steps: Vec<(String, Span)>,
     /// The target built when none is asked for: top-level `default:`, else the first declared.
     pub default_target: String,
     /// Distinct steps in a canonical order (by content); a step's index is its planner id.

@@ -380,6 +380,19 @@ impl Parser {
             None => first_target,
         };
 
+        let listed: BTreeSet<&str> = targets
+            .iter()
+            .flat_map(|t| t.steps.iter().chain(&t.finally))
+            .filter_map(|e| match e {
+                Entry::Ref { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let unused_steps: Vec<(String, Span)> = decls
+            .iter()
+            .filter_map(|d| Some((d.name.clone()?, d.span)))
+            .filter(|(name, _)| !listed.contains(name.as_str()))
+            .collect();
         let (steps, after, ids) = self.intern(&decls)?;
         let mut out_targets = Vec::new();
         for t in targets {
@@ -430,6 +443,7 @@ impl Parser {
             args: std::mem::take(&mut self.args),
             declared_args: std::mem::take(&mut self.declared_args),
             unused_build_args,
+            unused_steps,
             default_target: default_target?,
             steps,
             targets: out_targets,

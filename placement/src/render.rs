@@ -123,9 +123,13 @@ pub fn text(cl: &Cluster, out: &Outcome, objective: Objective) -> String {
     if cl.current.is_some() {
         let _ = writeln!(
             s,
-            "moves: {} ({} containers could not stay where they ran)",
+            "moves: {} ({} could not stay where {} ran)",
             out.moves.len(),
-            out.min_moves
+            match out.min_moves {
+                1 => "1 container".to_owned(),
+                n => format!("{n} containers"),
+            },
+            if out.min_moves == 1 { "it" } else { "they" }
         );
         for m in &out.moves {
             let from = m

@@ -112,7 +112,16 @@ impl std::error::Error for Error {}
 pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
     let manifest = dockopt_manifest::parse(input.file, input.text, input.build_args)
         .map_err(|d| Error::Manifest(d.render(input.text), d))?;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = manifest
+        .unused_steps
+        .iter()
+        .map(|(name, at)| {
+            format!(
+                "{}:{}:{}: step `{name}` is listed by no target; it is not built",
+                input.file, at.line, at.column
+            )
+        })
+        .collect();
     let keys: Vec<String> = manifest.steps.iter().map(step_key).collect();
     let mut problem = manifest.problem();
     let mut measured = vec![false; manifest.steps.len()];

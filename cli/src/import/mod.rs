@@ -1208,8 +1208,13 @@ pub(crate) fn import(
         }
     ));
     notes.push(format!(
-        "ENV/ARG: {folded} steps carry an env: the ENV/ARG they name ({} kept everywhere: programs read them unnamed); {image_only} ENV read by no step are image config only; USER, WORKDIR and SHELL are folded into every step after them",
-        AMBIENT.join(", ")
+        "ENV/ARG: {} an env: the ENV/ARG they name ({} kept everywhere: programs read them unnamed); {image_only} ENV read by no step {} image config only; USER, WORKDIR and SHELL are folded into every step after them",
+        match folded {
+            1 => "1 step carries".to_owned(),
+            n => format!("{n} steps carry"),
+        },
+        AMBIENT.join(", "),
+        if image_only == 1 { "is" } else { "are" }
     ));
     Ok(Imported {
         yaml: y,
