@@ -87,9 +87,14 @@ fn measured_times_replace_estimates_and_are_marked() {
     assert_eq!(second.problem.costs[update], 42.5);
     assert!(second.measured[update]);
     assert_eq!(second.measured.iter().filter(|&&m| m).count(), 1);
+    // `vim` is declared and listed by no target: a warning of its own, with its line.
+    assert_eq!(
+        first.warnings,
+        ["v.yaml:8:3: step `vim` is listed by no target; it is not built"]
+    );
     let third = planned(BASE, None, Some("garbage")).expect("plan");
-    assert_eq!(third.warnings.len(), 1);
-    assert!(third.warnings[0].starts_with("v.yaml.times.json: not a dockopt times store"));
+    assert_eq!(third.warnings.len(), 2);
+    assert!(third.warnings[1].starts_with("v.yaml.times.json: not a dockopt times store"));
 }
 
 #[test]
