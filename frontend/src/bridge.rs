@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use dockopt_proto::gateway::llb_bridge_client::LlbBridgeClient;
 use dockopt_proto::gateway::{
     CacheOptionsEntry, PingRequest, ReadFileRequest, ResolveImageConfigRequest, Result as GwResult,
-    ReturnRequest, SolveRequest, result::Result as ResultKind,
+    ReturnRequest, SolveRequest, WarnRequest, result::Result as ResultKind,
 };
 use dockopt_proto::{google::rpc::Status, pb};
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -19,7 +19,6 @@ pub(crate) struct Caps {
     /// LLB capabilities (`file.base`, `mergeop`, …).
     pub(crate) llb: BTreeSet<String>,
     /// Gateway API capabilities (`readfile`, `gateway.warnings`, …).
-    #[allow(dead_code)]
     pub(crate) api: BTreeSet<String>,
 }
 
@@ -146,6 +145,13 @@ impl Bridge {
         };
         let res = self.client.resolve_image_config(req).await?.into_inner();
         Ok((res.digest, res.config))
+    }
+
+    /// A warning the client shows with the build (cap `gateway.warnings`), attached to the
+    /// vertex `digest`.
+    pub(crate) async fn warn(&mut self, req: WarnRequest) -> Result<(), tonic::Status> {
+        self.client.warn(req).await?;
+        Ok(())
     }
 
     /// Returns the build result: one reference and its metadata.

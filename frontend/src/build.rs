@@ -100,8 +100,9 @@ fn source_detail(file: &str, text: &str, span: dockopt_manifest::Span) -> prost_
     }
 }
 
-/// A Definition that loads the manifest file from the `dockerfile` local.
-fn spec_definition(filename: &str, session: Option<&str>) -> pb::Definition {
+/// A Definition that loads the manifest file from the `dockerfile` local, and the digest of its
+/// vertex (warnings about the manifest attach to it).
+fn spec_definition(filename: &str, session: Option<&str>) -> (pb::Definition, String) {
     let mut attrs = BTreeMap::from([
         (
             "local.followpaths".to_owned(),
@@ -131,7 +132,92 @@ fn spec_definition(filename: &str, session: Option<&str>) -> pb::Definition {
         ..Default::default()
     };
     let out = graph.add(&op, Some(meta));
-    graph.definition(&out)
+    (graph.definition(&out), out.digest)
+}
+
+/// The manifest read from the `dockerfile` local.
+struct Spec {
+    filename: String,
+    /// The solved local's reference (the lock and times store are read from it too).
+    reference: String,
+    /// The vertex that loaded it.
+    vertex: String,
+    text: String,
+}
+
+/// Sends the plan's warnings (a named step no target lists, a lock that needed repair, build
+/// args the manifest does not declare, a corrupt times store) as BuildKit warnings, each with
+/// the manifest line it is about, on engines with `gateway.warnings`; a failed send is logged.
+async fn send_warnings(
+    bridge: &mut Bridge,
+    spec: &Spec,
+    planned: &dockopt_project::Planned,
+) -> usize {
+    let mut warnings: Vec<(String, Option<dockopt_manifest::Span>)> = planned
+        .warnings
+        .iter()
+        .map(|w| {
+            let text = if w.file == spec.filename {
+                w.message.clone()
+            } else {
+                format!("{}: {}", w.file, w.message)
+            };
+            (text, w.at)
+        })
+        .collect();
+    warnings.extend(planned.manifest.unused_build_args.iter().map(|name| {
+        (
+            format!("build arg `{name}` is not declared in the manifest; it changes nothing"),
+            None,
+        )
+    }));
+    if let Some(lock) = &planned.lock
+        && !lock.repaired.is_empty()
+    {
+        warnings.push((
+            format!(
+                "the lock no longer fits {}: planned anew on top of the locked orders (`dockopt plan --lock` writes a new lock)",
+                lock.repaired.join(", ")
+            ),
+            None,
+        ));
+    }
+    let mut sent = 0;
+    for (short, at) in warnings {
+        let (info, ranges) = match at {
+            Some(at) => {
+                let line = i32::try_from(at.line).unwrap_or(i32::MAX);
+                let character = i32::try_from(at.column).unwrap_or(i32::MAX);
+                let position = pb::Position { line, character };
+                (
+                    Some(pb::SourceInfo {
+                        filename: spec.filename.clone(),
+                        data: spec.text.as_bytes().to_vec(),
+                        language: "YAML".into(),
+                    }),
+                    vec![pb::Range {
+                        start: Some(position),
+                        end: Some(position),
+                    }],
+                )
+            }
+            None => (None, Vec::new()),
+        };
+        let req = dockopt_proto::gateway::WarnRequest {
+            digest: spec.vertex.clone(),
+            level: 1,
+            short: short.into_bytes(),
+            detail: Vec::new(),
+            url: String::new(),
+            info,
+            ranges,
+        };
+        match bridge.warn(req).await {
+            Ok(()) => sent += 1,
+            Err(e) => crate::log(&format!("a warning was not sent: {}", e.message())),
+        }
+    }
+    sent
 }
 
 /// Builds what the options ask for.
@@ -148,18 +234,29 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     if let Some(id) = opts.request_id() {
         return answer(bridge, opts, id).await;
     }
-    let (filename, spec, text) = read_manifest(bridge, opts).await?;
+    let spec = read_manifest(bridge, opts).await?;
+    let (filename, text) = (&spec.filename, &spec.text);
     // The lock and the times store travel with the manifest when they exist beside it.
     let lock = if opts.use_lock() {
-        read_optional(bridge, &spec, &dockopt_project::lock_name(&filename)).await
+        read_optional(
+            bridge,
+            &spec.reference,
+            &dockopt_project::lock_name(filename),
+        )
+        .await
     } else {
         None
     };
-    let times = read_optional(bridge, &spec, &dockopt_project::times_name(&filename)).await;
+    let times = read_optional(
+        bridge,
+        &spec.reference,
+        &dockopt_project::times_name(filename),
+    )
+    .await;
     let build_args = opts.build_args();
     let planned = dockopt_project::plan(&dockopt_project::Input {
-        file: &filename,
-        text: &text,
+        file: filename,
+        text,
         build_args: &build_args,
         lock: lock.as_deref(),
         times: times.as_deref(),
@@ -170,6 +267,12 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
         dockopt_project::Error::Manifest(_, d) => Failure::Manifest(d, text.clone()),
         other => Failure::User(other.to_string()),
     })?;
+    // BuildKit 0.8 has no `Warn`: its users see the warnings with `dockopt plan`.
+    let warned = if caps.api.contains("gateway.warnings") {
+        send_warnings(bridge, &spec, &planned).await
+    } else {
+        0
+    };
     let manifest = &planned.manifest;
     let plan = &planned.plan;
     let network = opts.network().map_err(Failure::User)?;
@@ -273,7 +376,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let def = graph.definition(&leaf);
     let name = &manifest.targets[chosen].name;
     summary.push_str(&format!(
-        "target {name}: {} ops, {} bytes of LLB{caps_note}",
+        "target {name}: {} ops, {} bytes of LLB{caps_note}, {warned} warnings sent",
         def.def.len(),
         def.encoded_len()
     ));
@@ -286,15 +389,11 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
 }
 
 /// The manifest: its file name, the solved `dockerfile` local it is in, and its text.
-async fn read_manifest(
-    bridge: &mut Bridge,
-    opts: &Opts,
-) -> Result<(String, String, String), Failure> {
+async fn read_manifest(bridge: &mut Bridge, opts: &Opts) -> Result<Spec, Failure> {
     let filename = opts.filename().to_owned();
-    let spec = bridge
-        .solve(spec_definition(&filename, opts.session.as_deref()))
-        .await?;
-    let bytes = bridge.read_file(&spec, &filename).await.map_err(|e| {
+    let (definition, vertex) = spec_definition(&filename, opts.session.as_deref());
+    let reference = bridge.solve(definition).await?;
+    let bytes = bridge.read_file(&reference, &filename).await.map_err(|e| {
         Failure::User(format!(
             "cannot read the manifest `{filename}`: {}",
             e.message()
@@ -302,7 +401,12 @@ async fn read_manifest(
     })?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Failure::User(format!("{filename}: the manifest is not UTF-8 text")))?;
-    Ok((filename, spec, text))
+    Ok(Spec {
+        filename,
+        reference,
+        vertex,
+        text,
+    })
 }
 
 /// Answers a subrequest: the manifest is parsed (with the build args), not planned or built.
@@ -311,7 +415,7 @@ async fn answer(bridge: &mut Bridge, opts: &Opts, id: &str) -> Result<Outcome, F
     let metadata = if request == Request::Describe {
         subrequest::describe()
     } else {
-        let (filename, _, text) = read_manifest(bridge, opts).await?;
+        let Spec { filename, text, .. } = read_manifest(bridge, opts).await?;
         let manifest = dockopt_manifest::parse(&filename, &text, &opts.build_args())
             .map_err(|d| Failure::Manifest(d, text.clone()))?;
         if request == Request::Targets {

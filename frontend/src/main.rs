@@ -56,7 +56,7 @@ fn main() -> ExitCode {
 
 /// Writes a line to the daemon's log.
 #[allow(clippy::print_stderr)]
-fn log(message: &str) {
+pub(crate) fn log(message: &str) {
     eprintln!("dockopt-frontend: {message}");
 }
 

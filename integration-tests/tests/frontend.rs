@@ -399,3 +399,38 @@ fn the_command_line_comes_out_of_the_frontend_image() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("dockopt "), "{text}");
 }
+
+#[test]
+fn plan_warnings_reach_the_client_where_the_engine_takes_them() {
+    engine_ready();
+    let ctx = fixture("warnings");
+    let salt = salt("warnings");
+    let (built, log) = build(
+        &ctx,
+        FILE,
+        &[
+            "--build-arg",
+            &format!("SALT={salt}"),
+            "--build-arg",
+            "UNDECLARED=1",
+        ],
+    );
+    assert!(built, "warnings do not fail the build:\n{log}");
+    let said = |text: &str| log.contains(text);
+    if engine_major() >= 23 {
+        // BuildKit 0.10+ (`gateway.warnings`): both reach buildx, attached to the manifest's
+        // load vertex, and are listed again at the end.
+        assert!(
+            said("WARN: step `spare` is listed by no target; it is not built"),
+            "{log}"
+        );
+        assert!(
+            said("build arg `UNDECLARED` is not declared in the manifest"),
+            "{log}"
+        );
+        assert!(said("2 warnings found"), "{log}");
+    } else {
+        // BuildKit 0.8 has no `Warn`: nothing is sent, and the build is not disturbed.
+        assert!(!said("WARN"), "{log}");
+    }
+}

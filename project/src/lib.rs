@@ -78,8 +78,32 @@ pub struct Planned {
     pub measured: Vec<bool>,
     /// How the lock was used (`None` without a lock).
     pub lock: Option<LockUse>,
-    /// Things the user should know (a corrupt times store).
-    pub warnings: Vec<String>,
+    /// Things the user should know (a named step no target lists, a corrupt times store).
+    pub warnings: Vec<Warning>,
+}
+
+/// Something the user should know that does not stop the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The file it is about (the manifest, the times store).
+    pub file: String,
+    /// Where in the manifest, when it is about a line of it.
+    pub at: Option<dockopt_manifest::Span>,
+    /// What, without the place.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.at {
+            Some(at) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, at.line, at.column, self.message
+            ),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
 }
 
 /// Why planning failed.
@@ -112,14 +136,13 @@ impl std::error::Error for Error {}
 pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
     let manifest = dockopt_manifest::parse(input.file, input.text, input.build_args)
         .map_err(|d| Error::Manifest(d.render(input.text), d))?;
-    let mut warnings: Vec<String> = manifest
+    let mut warnings: Vec<Warning> = manifest
         .unused_steps
         .iter()
-        .map(|(name, at)| {
-            format!(
-                "{}:{}:{}: step `{name}` is listed by no target; it is not built",
-                input.file, at.line, at.column
-            )
+        .map(|(name, at)| Warning {
+            file: input.file.to_owned(),
+            at: Some(*at),
+            message: format!("step `{name}` is listed by no target; it is not built"),
         })
         .collect();
     let keys: Vec<String> = manifest.steps.iter().map(step_key).collect();

@@ -37,14 +37,18 @@ pub struct Times {
 impl Times {
     /// Reads a store; a file that is not one gives an empty store and a warning that says why.
     #[must_use]
-    pub fn parse(file: &str, text: &str) -> (Self, Option<String>) {
+    pub fn parse(file: &str, text: &str) -> (Self, Option<crate::Warning>) {
         match Self::try_parse(text) {
             Ok(t) => (t, None),
             Err(why) => (
                 Self::default(),
-                Some(format!(
-                    "{file}: not a dockopt times store ({why}); planning with the manifest's `time:` estimates, and the next build writes a new one"
-                )),
+                Some(crate::Warning {
+                    file: file.to_owned(),
+                    at: None,
+                    message: format!(
+                        "not a dockopt times store ({why}); planning with the manifest's `time:` estimates, and the next build writes a new one"
+                    ),
+                }),
             ),
         }
     }
@@ -200,7 +204,7 @@ mod tests {
         ] {
             let (t, warning) = Times::parse("m.yaml.times.json", text);
             assert!(t.entries.is_empty());
-            let w = warning.unwrap_or_default();
+            let w = warning.map(|w| w.to_string()).unwrap_or_default();
             assert!(
                 w.starts_with("m.yaml.times.json: not a dockopt times store"),
                 "{w}"
