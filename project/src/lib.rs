@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use dockopt_manifest::Manifest;
 use dockopt_planner::{Options, Plan, Problem, ProblemError, StepId, Trie};
 
-pub use key::{step_key, time_key};
+pub use key::{step_key, step_keys, time_key};
 pub use lock::{Lock, LockedTarget};
 pub use times::{Entry, Times};
 
@@ -113,7 +113,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
     let manifest = dockopt_manifest::parse(input.file, input.text, input.build_args)
         .map_err(|d| Error::Manifest(d.render(input.text), d))?;
     let mut warnings = Vec::new();
-    let keys: Vec<String> = manifest.steps.iter().map(step_key).collect();
+    let keys: Vec<String> = step_keys(&manifest);
     let mut problem = manifest.problem();
     let mut measured = vec![false; manifest.steps.len()];
     if let Some(text) = input.times {

@@ -502,10 +502,12 @@ fn instruction(
                     env.insert(k.clone(), v.clone());
                 }
             }
+            let mounts = Vec::new();
             let context = StepContext {
                 env,
                 workdir: state.workdir.clone(),
                 user: state.user.clone(),
+                mounts,
             };
             let action = Action::Run(command);
             push_step(out, state, action, context, ctx.line(start));
@@ -776,11 +778,18 @@ fn copy(
     } else {
         state.workdir.clone()
     };
-    let action = Action::Copy(Copy { src, dest, from });
+    let stage = None;
+    let action = Action::Copy(Copy {
+        src,
+        dest,
+        from,
+        stage,
+    });
     let context = StepContext {
         env: BTreeMap::new(),
         workdir,
         user: None,
+        mounts: Vec::new(),
     };
     let line = ctx.line(start);
     push_step(out, state, action, context, line);

@@ -78,7 +78,8 @@ fn identical_commands_become_one_step_and_installs_stay_free() {
         Action::Copy(Copy {
             src: vec!["a/app.sh".into()],
             dest: "./".into(),
-            from: None
+            from: None,
+            stage: None,
         })
     );
     assert_eq!(copy.context.workdir.as_deref(), Some("/app"));
