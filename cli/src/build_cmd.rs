@@ -27,7 +27,14 @@ pub(crate) fn build_order(planned: &Planned) -> Vec<usize> {
     let mut order = Vec::new();
     let mut stack: Vec<usize> = trie.roots().collect::<Vec<_>>().into_iter().rev().collect();
     while let Some(n) = stack.pop() {
-        order.extend(trie.nodes[n].ends.iter().copied());
+        // Stages are built through the targets that read them, never tagged on their own.
+        order.extend(
+            trie.nodes[n]
+                .ends
+                .iter()
+                .copied()
+                .filter(|&t| !planned.manifest.targets[t].stage),
+        );
         stack.extend(trie.nodes[n].children.iter().rev().copied());
     }
     order

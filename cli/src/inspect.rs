@@ -140,6 +140,10 @@ pub(crate) fn bake(
     let mut targets = serde_json::Map::new();
     let mut names = Vec::new();
     for (t, target) in planned.manifest.targets.iter().enumerate() {
+        // A stage is built by the targets that read it; bake gets no target of its own.
+        if target.stage {
+            continue;
+        }
         let tags = crate::build_cmd::tags_of(planned, t, prefix);
         let mut v = json!({
             "context": context,

@@ -511,16 +511,18 @@ fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
     let t = planned
         .target(&args.target)
         .map_err(|e| Failure::User(format!("error: {e}\n")))?;
-    let order: Vec<usize> = match args.order {
-        Order::Listed => manifest.targets[t]
-            .steps
-            .iter()
-            .chain(&manifest.targets[t].finally)
-            .copied()
-            .collect(),
-        Order::Planned => planned.plan.orders[t].clone(),
+    let order_of = |t: usize| -> Vec<usize> {
+        match args.order {
+            Order::Listed => manifest.targets[t]
+                .steps
+                .iter()
+                .chain(&manifest.targets[t].finally)
+                .copied()
+                .collect(),
+            Order::Planned => planned.plan.orders[t].clone(),
+        }
     };
-    let text = dockerfile_view::dockerfile(manifest, t, &order);
+    let text = dockerfile_view::dockerfile(manifest, t, &order_of);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
@@ -560,9 +562,19 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
     let mut targets = build_cmd::build_order(&planned);
     if !args.target.is_empty() {
         for t in &args.target {
-            planned
+            let i = planned
                 .target(t)
                 .map_err(|e| Failure::User(format!("error: {e}\n")))?;
+            if manifest.targets[i].stage {
+                let readers: Vec<&str> = (0..manifest.targets.len())
+                    .filter(|&x| manifest.stage_closure(x).contains(&i))
+                    .map(|x| manifest.targets[x].name.as_str())
+                    .collect();
+                return Err(Failure::User(format!(
+                    "error: {file}: target `{t}` is a stage (`stage: true`): it is built, untagged, by the targets that read it ({})\n",
+                    if readers.is_empty() { "none does".to_owned() } else { readers.join(", ") }
+                )));
+            }
         }
         targets.retain(|&t| args.target.contains(&manifest.targets[t].name));
     }

@@ -202,7 +202,8 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
             .map(|n| planned.target(n))
             .collect::<Result<_, _>>()
             .map_err(Failure::User)?,
-        (None, _) => (0..manifest.targets.len()).collect(),
+        // Stages are built through the targets that read them, never on their own.
+        (None, _) => manifest.variants(),
     };
     let chosen = if wanted.contains(&chosen) {
         chosen

@@ -401,8 +401,12 @@ impl Parser {
                 Some(t) => Some(t.name.clone()),
                 None if targets.is_empty() => first_target,
                 None => {
+                    let at = top
+                        .iter()
+                        .find(|(k, _)| k.as_str() == "targets")
+                        .map_or_else(|| Span::of(top.span()), |(k, _)| Span::of(k.span()));
                     self.error(
-                        Span::of(top.span()),
+                        at,
                         "targets",
                         "every target is a stage (`stage: true`): there is nothing to build",
                         None,

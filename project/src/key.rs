@@ -188,4 +188,46 @@ mod tests {
         assert!(!ka.contains(&step_key(&c.steps[0])));
         assert_ne!(time_key(&ka[0], "x"), time_key(&ka[0], "y"));
     }
+
+    fn copy_key(text: &str) -> String {
+        let m = manifest(text);
+        let keys = step_keys(&m);
+        let s = m
+            .steps
+            .iter()
+            .position(|s| matches!(&s.action, Action::Copy(c) if c.stage.is_some()))
+            .expect("a stage copy");
+        keys[s].clone()
+    }
+
+    #[test]
+    fn a_stage_copy_is_keyed_by_the_stage_content_not_its_name() {
+        let text = "version: 1\ndefaults: {from: busybox}\ntargets:\n  b: {stage: true, steps: [{run: make}, {run: test}]}\n  t: {steps: [{copy: {from: b, src: [/o], dest: /o}}]}\n";
+        let k = copy_key(text);
+        // Renamed stage, its steps listed in another order: the same key.
+        let renamed = text.replace("b: {stage", "builder: {stage").replace("from: b,", "from: builder,").replace("{run: make}, {run: test}", "{run: test}, {run: make}");
+        assert_eq!(copy_key(&renamed), k);
+        // Another stage content, or another base: another key.
+        assert_ne!(copy_key(&text.replace("{run: test}", "{run: check}")), k);
+        assert_ne!(copy_key(&text.replace("b: {stage: true,", "b: {stage: true, from: alpine,")), k);
+        // Unlike an image copy of the same name.
+        let image = text.replace("from: b,", "from: 'b:latest',");
+        let m = manifest(&image);
+        assert!(!step_keys(&m).contains(&k));
+    }
+
+    #[test]
+    fn mounts_are_part_of_the_key_and_steps_without_them_keep_theirs() {
+        let plain = manifest("version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make}]}\n");
+        let cached = manifest("version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: cache, target: /c}]}]}\n");
+        let secret = manifest("version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: secret, id: tok}]}]}\n");
+        let (p, c, s) = (step_key(&plain.steps[0]), step_key(&cached.steps[0]), step_key(&secret.steps[0]));
+        assert_ne!(p, c);
+        assert_ne!(p, s);
+        assert_ne!(c, s);
+        // The key of a step without mounts is what it was before mounts existed.
+        assert_eq!(p, step_keys(&plain)[0]);
+        // (sha256 of `9:run-shell4:make1:01:\01:\0`, as before mounts existed)
+        assert_eq!(p, "c79b43bdd2574788");
+    }
 }
