@@ -27,7 +27,11 @@ fn shell_line(step: &Step, cmd: &str) -> String {
 
 /// The Dockerfile of target `t`, each target running `order_of(target)` (step ids: steps then
 /// `finally`). The stages it reads come first, each as a `FROM … AS NAME` stage.
-pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order_of: &dyn Fn(usize) -> Vec<usize>) -> String {
+pub(crate) fn dockerfile(
+    manifest: &Manifest,
+    t: usize,
+    order_of: &dyn Fn(usize) -> Vec<usize>,
+) -> String {
     let target = &manifest.targets[t];
     let mut out = String::new();
     // Stages in an order where each comes after the stages it reads.
@@ -35,7 +39,11 @@ pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order_of: &dyn Fn(usize)
     stages.sort_by_key(|&s| manifest.stage_closure(s).len());
     for s in stages {
         let st = &manifest.targets[s];
-        let _ = writeln!(out, "# stage {} of {}\nFROM {} AS {}", st.name, manifest.file, st.from, st.name);
+        let _ = writeln!(
+            out,
+            "# stage {} of {}\nFROM {} AS {}",
+            st.name, manifest.file, st.from, st.name
+        );
         steps(manifest, &order_of(s), &mut out);
     }
     let _ = write!(
@@ -74,7 +82,12 @@ fn steps(manifest: &Manifest, order: &[usize], out: &mut String) {
                 let _ = writeln!(out, "RUN {}{}", mount_flags(step), json_list(argv));
             }
             Action::Run(RunCommand::Exec(argv)) => {
-                let _ = writeln!(out, "RUN {}{}", mount_flags(step), shell_line(step, &argv.join(" ")));
+                let _ = writeln!(
+                    out,
+                    "RUN {}{}",
+                    mount_flags(step),
+                    shell_line(step, &argv.join(" "))
+                );
             }
             Action::Copy(c) => {
                 let mut args = c.src.clone();

@@ -572,7 +572,11 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
                     .collect();
                 return Err(Failure::User(format!(
                     "error: {file}: target `{t}` is a stage (`stage: true`): it is built, untagged, by the targets that read it ({})\n",
-                    if readers.is_empty() { "none does".to_owned() } else { readers.join(", ") }
+                    if readers.is_empty() {
+                        "none does".to_owned()
+                    } else {
+                        readers.join(", ")
+                    }
                 )));
             }
         }

@@ -199,10 +199,18 @@ fn stages_and_mounts_views_and_diagnostics() {
             "      - update\n      - {name: toolchain",
             "      - update\n      - {copy: {from: builder, src: [/x], dest: /x}}\n      - {name: toolchain",
         ),
-        ("a tagged stage", "    stage: true\n", "    stage: true\n    tags: ['tool:1']\n"),
+        (
+            "a tagged stage",
+            "    stage: true\n",
+            "    stage: true\n    tags: ['tool:1']\n",
+        ),
         ("unknown mount type", "{type: tmpfs,", "{type: tmpfsx,"),
         ("bad sharing", "sharing: locked", "sharing: lockd"),
-        ("a secret without id", "{type: secret, id: token, ", "{type: secret, "),
+        (
+            "a secret without id",
+            "{type: secret, id: token, ",
+            "{type: secret, ",
+        ),
     ] {
         assert!(text.contains(from), "{what}");
         let bad = written("stages-bad", &text.replacen(from, to, 1));

@@ -29,7 +29,11 @@ fn a_stage_is_built_once_and_copied_into_two_variants() {
     let mut logs = Vec::new();
     for target in ["left", "right"] {
         let tag = format!("dockopt-it/{salt}:{target}");
-        let (built, progress) = build(&ctx, FILE, &["--target", target, "--build-arg", &arg, "-t", &tag]);
+        let (built, progress) = build(
+            &ctx,
+            FILE,
+            &["--target", target, "--build-arg", &arg, "-t", &tag],
+        );
         assert!(built, "{target}:\n{progress}");
         images.0.push(tag.clone());
         assert_eq!(cat(&tag, "/opt/artifact").trim(), format!("built {salt}"));
@@ -47,7 +51,13 @@ fn a_stage_is_built_once_and_copied_into_two_variants() {
     assert!(!stage_step(&logs[0]).cached, "{}", logs[0]);
     assert!(stage_step(&logs[1]).cached, "{}", logs[1]);
     // The copy from the stage is planned as a step of its own in each variant.
-    assert!(steps(&logs[1]).iter().any(|v| v.name.starts_with("COPY --from=builder")), "{}", logs[1]);
+    assert!(
+        steps(&logs[1])
+            .iter()
+            .any(|v| v.name.starts_with("COPY --from=builder")),
+        "{}",
+        logs[1]
+    );
 }
 
 #[test]
@@ -63,7 +73,16 @@ fn a_cache_mount_keeps_its_contents_across_builds_and_stays_out_of_the_image() {
         let (built, progress) = build(
             &ctx,
             FILE,
-            &["--target", "cached", "--build-arg", &arg, "--build-arg", &round_arg, "-t", &tag],
+            &[
+                "--target",
+                "cached",
+                "--build-arg",
+                &arg,
+                "--build-arg",
+                &round_arg,
+                "-t",
+                &tag,
+            ],
         );
         assert!(built, "round {round}:\n{progress}");
         images.0.push(tag);
@@ -75,7 +94,10 @@ fn a_cache_mount_keeps_its_contents_across_builds_and_stays_out_of_the_image() {
         "the second build saw what the first wrote into the cache"
     );
     let listing = ok(&["run", "--rm", &images.0[1], "ls", "-a", "/cache"]);
-    assert!(!listing.contains("log"), "the cache is not in the image: {listing}");
+    assert!(
+        !listing.contains("log"),
+        "the cache is not in the image: {listing}"
+    );
 }
 
 #[test]
@@ -94,7 +116,16 @@ fn a_secret_is_readable_in_run_and_absent_from_the_image_its_history_and_the_llb
     let (built, progress) = build(
         &ctx,
         FILE,
-        &["--target", "secret", "--build-arg", &arg, "--secret", &secret, "-t", &tag],
+        &[
+            "--target",
+            "secret",
+            "--build-arg",
+            &arg,
+            "--secret",
+            &secret,
+            "-t",
+            &tag,
+        ],
     );
     assert!(built, "{progress}");
     assert_eq!(cat(&tag, "/secret-ok").trim(), format!("{salt} readable"));
@@ -110,7 +141,16 @@ fn a_secret_is_readable_in_run_and_absent_from_the_image_its_history_and_the_llb
     let history = ok(&["history", "--no-trunc", &tag]);
     assert!(!history.contains(&value), "{history}");
     // Without the secret, the required mount fails the build.
-    let (built, _) = build(&ctx, FILE, &["--target", "secret", "--build-arg", &format!("SALT={salt}-none")]);
+    let (built, _) = build(
+        &ctx,
+        FILE,
+        &[
+            "--target",
+            "secret",
+            "--build-arg",
+            &format!("SALT={salt}-none"),
+        ],
+    );
     assert!(!built, "a required secret that is missing fails the build");
     // The LLB the frontend makes holds the id only (the value never reaches the frontend).
     let text = std::fs::read_to_string(ctx.join(FILE)).expect("manifest");
@@ -130,11 +170,22 @@ fn a_secret_is_readable_in_run_and_absent_from_the_image_its_history_and_the_llb
         .iter()
         .map(|t| (t.base.clone(), dockopt_llb::BaseConfig::unresolved(&t.base)))
         .collect();
-    let built = dockopt_llb::build(m, &planned.plan, &bases, &dockopt_llb::BuildOptions::default())
-        .expect("llb");
+    let built = dockopt_llb::build(
+        m,
+        &planned.plan,
+        &bases,
+        &dockopt_llb::BuildOptions::default(),
+    )
+    .expect("llb");
     let t = m.target_index("secret").expect("target");
-    let def = built.graph.definition(built.leaves[t].as_ref().expect("leaf"));
-    let has = |needle: &[u8]| def.def.iter().any(|op| op.windows(needle.len()).any(|w| w == needle));
+    let def = built
+        .graph
+        .definition(built.leaves[t].as_ref().expect("leaf"));
+    let has = |needle: &[u8]| {
+        def.def
+            .iter()
+            .any(|op| op.windows(needle.len()).any(|w| w == needle))
+    };
     assert!(has(b"/run/secrets/tok"), "the mount is in the LLB");
     assert!(!has(value.as_bytes()), "the secret's value is not");
     std::fs::remove_dir_all(&dir).ok();

@@ -216,8 +216,7 @@ impl Emitter<'_> {
                             });
                         }
                         let op = exec_op(step, cmd, base, &parent, &sources, options.network);
-                        self.graph
-                            .add(&op, Some(metadata(name, options.no_cache)))
+                        self.graph.add(&op, Some(metadata(name, options.no_cache)))
                     }
                     Action::Copy(copy) => {
                         let source = match (&copy.stage, &copy.from) {
@@ -386,7 +385,9 @@ fn exec_mount(m: &Mount, cwd: &str, source: Option<i64>) -> pb::Mount {
             dest,
             ..Default::default()
         },
-        Mount::Bind { source: path, rw, .. } => pb::Mount {
+        Mount::Bind {
+            source: path, rw, ..
+        } => pb::Mount {
             input: source.unwrap_or(-1),
             selector: path
                 .as_deref()

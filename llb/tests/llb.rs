@@ -340,7 +340,9 @@ fn a_stage_copy_reads_the_stage_leaf_even_when_only_a_reader_is_emitted() {
     assert_eq!(only_b.leaves[b], all.leaves[b], "same bytes either way");
     assert_eq!(only_b.leaves[stage], Some(leaf.clone()));
     assert_eq!(only_b.leaves[a], None);
-    let def = only_b.graph.definition(only_b.leaves[b].as_ref().expect("b"));
+    let def = only_b
+        .graph
+        .definition(only_b.leaves[b].as_ref().expect("b"));
     let decoded = ops(&def);
     let copy = &decoded[decoded.len() - 2];
     let Some(pb::op::Op::File(f)) = &copy.op else {
@@ -373,7 +375,10 @@ fn run_mounts_are_exec_mounts_with_no_output_and_the_secret_by_id() {
     let (op, e) = exec;
     let dests: Vec<&str> = e.mounts.iter().map(|m| m.dest.as_str()).collect();
     // Root first, then by destination; a relative target is under the working directory.
-    assert_eq!(dests, ["/", "/ctx", "/in", "/run/secrets/token", "/t", "/w/cache"]);
+    assert_eq!(
+        dests,
+        ["/", "/ctx", "/in", "/run/secrets/token", "/t", "/w/cache"]
+    );
     assert_eq!(e.mounts[0].output, 0);
     assert!(e.mounts[1..].iter().all(|m| m.output == -1));
     let by = |d: &str| e.mounts.iter().find(|m| m.dest == d).expect("mount");

@@ -193,7 +193,11 @@ impl Mount {
     #[must_use]
     pub fn flag(&self) -> String {
         match self {
-            Mount::Cache { target, id, sharing } => {
+            Mount::Cache {
+                target,
+                id,
+                sharing,
+            } => {
                 let mut s = format!("type=cache,target={target}");
                 if let Some(id) = id {
                     s.push_str(&format!(",id={id}"));

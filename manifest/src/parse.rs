@@ -909,7 +909,11 @@ impl Parser {
     /// `mounts:` of a run step: a list of `{type: cache|secret|bind|tmpfs, …}`.
     fn mounts(&mut self, node: &Node, field: &str) -> Vec<Mount> {
         let Node::Sequence(items) = node else {
-            self.wrong_type(node, field, "a list of mounts (`{type: cache, target: /path}`)");
+            self.wrong_type(
+                node,
+                field,
+                "a list of mounts (`{type: cache, target: /path}`)",
+            );
             return Vec::new();
         };
         let mut out: Vec<Mount> = Vec::new();
@@ -1008,7 +1012,10 @@ impl Parser {
                 p.error(
                     Span::of(map.span()),
                     &join(field, "target"),
-                    format!("missing `target`: where the {} mount appears", kind.as_str()),
+                    format!(
+                        "missing `target`: where the {} mount appears",
+                        kind.as_str()
+                    ),
                     None,
                 );
                 None
@@ -1896,7 +1903,8 @@ impl Parser {
             if state[start] != 0 {
                 continue;
             }
-            let mut path: Vec<(usize, Vec<(usize, usize)>, usize)> = vec![(start, reads(start), 0)];
+            // (target, its edges (target read, via step), next edge to follow)
+            let mut path: Vec<Frame> = vec![(start, reads(start), 0)];
             state[start] = 1;
             while let Some(top) = path.last_mut() {
                 let Some(&(next, via)) = top.1.get(top.2) else {
@@ -1913,8 +1921,10 @@ impl Parser {
                     }
                     1 => {
                         let at = path.iter().position(|p| p.0 == next).unwrap_or(0);
-                        let mut chain: Vec<&str> =
-                            path[at..].iter().map(|p| targets[p.0].name.as_str()).collect();
+                        let mut chain: Vec<&str> = path[at..]
+                            .iter()
+                            .map(|p| targets[p.0].name.as_str())
+                            .collect();
                         chain.push(&targets[next].name);
                         let (span, field) = decls
                             .iter()
@@ -1923,7 +1933,12 @@ impl Parser {
                             .flat_map(|(_, d)| &d.stages)
                             .find(|(n, _, _)| *n == targets[next].name)
                             .map_or_else(
-                                || (targets[from].span, format!("targets.{}", targets[from].name)),
+                                || {
+                                    (
+                                        targets[from].span,
+                                        format!("targets.{}", targets[from].name),
+                                    )
+                                },
                                 |(_, sp, f)| (*sp, f.clone()),
                             );
                         let message = if from == next {
@@ -2021,6 +2036,10 @@ impl Parser {
         }
     }
 }
+
+/// A depth-first search frame: a target, the (target read, via step) edges out of it, and
+/// the next edge to follow.
+type Frame = (usize, Vec<(usize, usize)>, usize);
 
 /// A `from:` value that names a target of the manifest rather than an image: a name without
 /// `:`, `/` or `@` (an image needs its tag there: `busybox:latest`).

@@ -665,7 +665,9 @@ targets:
   one: {stage: true, steps: [{copy: {from: two, src: [/x], dest: /x}}]}
   two: {stage: true, steps: [{run: x, mounts: [{type: bind, from: one, target: /o}]}]}
 ",
-        &["m.yaml:6:67: targets.two.steps[0].mounts[0].from: stages read each other in a cycle: `one` → `two` → `one` (each needs the next built first)"],
+        &[
+            "m.yaml:6:67: targets.two.steps[0].mounts[0].from: stages read each other in a cycle: `one` → `two` → `one` (each needs the next built first)",
+        ],
     );
     check_errors(
         "\
@@ -688,7 +690,9 @@ defaults: {from: busybox}
 targets:
   s: {stage: true, steps: [{run: x}]}
 ",
-        &["m.yaml:3:1: targets: every target is a stage (`stage: true`): there is nothing to build"],
+        &[
+            "m.yaml:3:1: targets: every target is a stage (`stage: true`): there is nothing to build",
+        ],
     );
 }
 

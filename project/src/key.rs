@@ -205,11 +205,17 @@ mod tests {
         let text = "version: 1\ndefaults: {from: busybox}\ntargets:\n  b: {stage: true, steps: [{run: make}, {run: test}]}\n  t: {steps: [{copy: {from: b, src: [/o], dest: /o}}]}\n";
         let k = copy_key(text);
         // Renamed stage, its steps listed in another order: the same key.
-        let renamed = text.replace("b: {stage", "builder: {stage").replace("from: b,", "from: builder,").replace("{run: make}, {run: test}", "{run: test}, {run: make}");
+        let renamed = text
+            .replace("b: {stage", "builder: {stage")
+            .replace("from: b,", "from: builder,")
+            .replace("{run: make}, {run: test}", "{run: test}, {run: make}");
         assert_eq!(copy_key(&renamed), k);
         // Another stage content, or another base: another key.
         assert_ne!(copy_key(&text.replace("{run: test}", "{run: check}")), k);
-        assert_ne!(copy_key(&text.replace("b: {stage: true,", "b: {stage: true, from: alpine,")), k);
+        assert_ne!(
+            copy_key(&text.replace("b: {stage: true,", "b: {stage: true, from: alpine,")),
+            k
+        );
         // Unlike an image copy of the same name.
         let image = text.replace("from: b,", "from: 'b:latest',");
         let m = manifest(&image);
@@ -218,10 +224,20 @@ mod tests {
 
     #[test]
     fn mounts_are_part_of_the_key_and_steps_without_them_keep_theirs() {
-        let plain = manifest("version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make}]}\n");
-        let cached = manifest("version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: cache, target: /c}]}]}\n");
-        let secret = manifest("version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: secret, id: tok}]}]}\n");
-        let (p, c, s) = (step_key(&plain.steps[0]), step_key(&cached.steps[0]), step_key(&secret.steps[0]));
+        let plain = manifest(
+            "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make}]}\n",
+        );
+        let cached = manifest(
+            "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: cache, target: /c}]}]}\n",
+        );
+        let secret = manifest(
+            "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: secret, id: tok}]}]}\n",
+        );
+        let (p, c, s) = (
+            step_key(&plain.steps[0]),
+            step_key(&cached.steps[0]),
+            step_key(&secret.steps[0]),
+        );
         assert_ne!(p, c);
         assert_ne!(p, s);
         assert_ne!(c, s);

@@ -433,14 +433,7 @@ fn stage_variant(
         state.args.clear();
         for ins in &parsed.instructions[at + 1..end] {
             instruction(
-                ins,
-                source,
-                options,
-                global,
-                refs,
-                &mut state,
-                &mut out,
-                ctx,
+                ins, source, options, global, refs, &mut state, &mut out, ctx,
             );
         }
     }
@@ -1009,7 +1002,11 @@ fn yaml_name(s: &str) -> String {
 fn yaml_mount(m: &Mount) -> String {
     let mut parts: Vec<String> = Vec::new();
     match m {
-        Mount::Cache { target, id, sharing } => {
+        Mount::Cache {
+            target,
+            id,
+            sharing,
+        } => {
             parts.push("type: cache".into());
             parts.push(format!("target: {}", quote(&strict(target))));
             if let Some(id) = id {
@@ -1349,7 +1346,11 @@ pub(crate) fn import(
     for v in &variants {
         let _ = writeln!(y, "  {}:", yaml_name(&v.name));
         if v.stage {
-            let _ = writeln!(y, "    # a stage of {}, read by the targets that copy from it", v.file);
+            let _ = writeln!(
+                y,
+                "    # a stage of {}, read by the targets that copy from it",
+                v.file
+            );
             let _ = writeln!(y, "    stage: true");
         } else {
             let _ = writeln!(y, "    # from {}", v.file);

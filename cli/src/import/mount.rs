@@ -80,7 +80,9 @@ pub(super) fn parse(
     match kind.as_str() {
         "cache" => {
             if from.is_some() || src.is_some() {
-                return Err("a cache mount seeded `from` a stage or image cannot be expressed".into());
+                return Err(
+                    "a cache mount seeded `from` a stage or image cannot be expressed".into(),
+                );
             }
             if rw {
                 // Cache mounts are writable already; `ro` is the one that cannot be expressed.
@@ -127,7 +129,9 @@ pub(super) fn parse(
         "tmpfs" => {
             let size = match size {
                 None => None,
-                Some(text) => Some(bytes(&text).ok_or(format!("size={text}: expected bytes, or a number with k, m or g"))?),
+                Some(text) => Some(bytes(&text).ok_or(format!(
+                    "size={text}: expected bytes, or a number with k, m or g"
+                ))?),
             };
             Ok(Mount::Tmpfs {
                 target: need_target(target)?,

@@ -156,19 +156,56 @@ fn stages_others_copy_from_become_stage_targets_and_mounts_are_kept() {
         })
         .collect();
     // By name and by index: both the stage; a bare image name gets its tag.
-    assert_eq!(copies.iter().filter(|c| c.stage.as_deref() == Some("a-build")).count(), 2);
-    assert!(copies.iter().any(|c| c.from.as_deref() == Some("docker.io/library/busybox:latest")));
+    assert_eq!(
+        copies
+            .iter()
+            .filter(|c| c.stage.as_deref() == Some("a-build"))
+            .count(),
+        2
+    );
+    assert!(
+        copies
+            .iter()
+            .any(|c| c.from.as_deref() == Some("docker.io/library/busybox:latest"))
+    );
     let mounts: Vec<&Mount> = m.steps.iter().flat_map(|s| &s.context.mounts).collect();
     for expected in [
-        Mount::Cache { target: "/var/cache/apt".into(), id: None, sharing: CacheSharing::Locked },
-        Mount::Bind { target: "/src".into(), source: Some("a/src".into()), stage: None, rw: false },
-        Mount::Secret { id: "tok".into(), target: None, required: true },
-        Mount::Tmpfs { target: "/scratch".into(), size: Some(16 << 20) },
-        Mount::Bind { target: "/o".into(), source: Some("/out".into()), stage: Some("a-build".into()), rw: true },
+        Mount::Cache {
+            target: "/var/cache/apt".into(),
+            id: None,
+            sharing: CacheSharing::Locked,
+        },
+        Mount::Bind {
+            target: "/src".into(),
+            source: Some("a/src".into()),
+            stage: None,
+            rw: false,
+        },
+        Mount::Secret {
+            id: "tok".into(),
+            target: None,
+            required: true,
+        },
+        Mount::Tmpfs {
+            target: "/scratch".into(),
+            size: Some(16 << 20),
+        },
+        Mount::Bind {
+            target: "/o".into(),
+            source: Some("/out".into()),
+            stage: Some("a-build".into()),
+            rw: true,
+        },
     ] {
         assert!(mounts.contains(&&expected), "{expected:?} in\n{}", out.yaml);
     }
-    assert!(out.notes.iter().any(|n| n.contains("stage `unused` is read by nothing")), "{:?}", out.notes);
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("stage `unused` is read by nothing")),
+        "{:?}",
+        out.notes
+    );
 }
 
 #[test]
@@ -182,8 +219,16 @@ fn identical_stages_of_several_dockerfiles_are_one_stage() {
     assert_eq!(m.target_names(), ["a", "a-build", "b"], "{}", out.yaml);
     let (a, b) = (m.target("a").expect("a"), m.target("b").expect("b"));
     let shared = a.steps.iter().filter(|s| b.steps.contains(s)).count();
-    assert!(shared >= 3, "the copies from the one stage are shared steps:\n{}", out.yaml);
-    assert!(out.notes.iter().any(|n| n.contains("stage `b-build` has the same base and steps as `a-build`")));
+    assert!(
+        shared >= 3,
+        "the copies from the one stage are shared steps:\n{}",
+        out.yaml
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("stage `b-build` has the same base and steps as `a-build`"))
+    );
 }
 
 #[test]
