@@ -923,9 +923,13 @@ fn import_cmd(args: &ImportArgs) -> Result<(), Failure> {
     }
     let _ = writeln!(
         err,
-        "plan: {} step runs for all {} variants (the Dockerfiles as written: {}; their orders with the shared steps: {})",
+        "plan: {} step runs for all {} variants{} (the Dockerfiles as written: {}; their orders with the shared steps: {})",
         planned.plan.cost,
-        planned.manifest.targets.len(),
+        planned.manifest.variants().len(),
+        match planned.manifest.targets.len() - planned.manifest.variants().len() {
+            0 => String::new(),
+            n => format!(" and {n} stage{}", if n == 1 { "" } else { "s" }),
+        },
         imported.as_written_runs,
         planned.plan.as_listed_cost
     );

@@ -210,9 +210,11 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     } else {
         wanted[0]
     };
-    // Bases of the targets this build runs: one target, or all of them.
+    // Bases of the targets this build runs: one target and the stages it reads, or all of them.
     let wanted: Vec<usize> = if opts.target().is_some() {
-        vec![chosen]
+        std::iter::once(chosen)
+            .chain(manifest.stage_closure(chosen))
+            .collect()
     } else {
         (0..manifest.targets.len()).collect()
     };
