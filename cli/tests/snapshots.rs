@@ -352,7 +352,7 @@ fn import_diagnostics() {
     std::fs::create_dir_all(dir.join("partly")).expect("dir");
     std::fs::write(
         dir.join("bad/Dockerfile"),
-        "FROM debian:bookworm AS build\nRUN make\n\nFROM debian:bookworm\nCOPY --from=build /out /out\nRUN --mount=type=cache,target=/root/.cache \\\n    pip install x\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nADD vendor.tar.gz /opt/\nRUN <<EOF\necho hi\nEOF\nRUN apt-get update\nRUN apt-get update\n",
+        "FROM debian:bookworm AS build\nRUN make\n\nFROM debian:bookworm\nCOPY --from=build /out /out\nRUN --mount=type=ssh \\\n    git clone git@example.org:x.git\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nADD vendor.tar.gz /opt/\nRUN <<EOF\necho hi\nEOF\nRUN apt-get update\nRUN apt-get update\n",
     )
     .expect("write");
     std::fs::write(
