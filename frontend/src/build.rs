@@ -210,16 +210,16 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     } else {
         wanted[0]
     };
-    // Bases of the targets this build runs: one target and the stages it reads, or all of them.
-    let wanted: Vec<usize> = if opts.target().is_some() {
-        std::iter::once(chosen)
-            .chain(manifest.stage_closure(chosen))
-            .collect()
-    } else {
-        (0..manifest.targets.len()).collect()
-    };
+    // Bases of the targets this build runs and of the stages they read.
+    let mut needed: Vec<usize> = wanted
+        .iter()
+        .chain([&chosen])
+        .flat_map(|&t| std::iter::once(t).chain(manifest.stage_closure(t)))
+        .collect();
+    needed.sort_unstable();
+    needed.dedup();
     let mut bases = BTreeMap::new();
-    for &t in wanted.iter().chain([&chosen]) {
+    for &t in &needed {
         let base = &manifest.targets[t].base;
         if !bases.contains_key(base) {
             bases.insert(

@@ -190,3 +190,31 @@ fn a_secret_is_readable_in_run_and_absent_from_the_image_its_history_and_the_llb
     assert!(!has(value.as_bytes()), "the secret's value is not");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_build_without_target_runs_the_stage_once_for_its_readers_and_does_not_count_it() {
+    engine_ready();
+    let ctx = fixture("stages");
+    let salt = salt("all");
+    let dir = dockopt_integration_tests::scratch_dir("all-secret");
+    let file = dir.join("tok");
+    std::fs::write(&file, format!("dockopt-secret-{salt}")).expect("secret file");
+    let secret = format!("id=tok,src={}", file.display());
+    let arg = format!("SALT={salt}");
+    let (built, progress) = build(&ctx, FILE, &["--build-arg", &arg, "--secret", &secret]);
+    assert!(built, "{progress}");
+    // The variants, not the stage, are the targets of the all-targets op.
+    assert!(progress.contains("[dockopt] all 4 targets"), "{progress}");
+    let vs = steps(&progress);
+    let stage_runs = vs
+        .iter()
+        .filter(|v| v.name.contains("/out/artifact"))
+        .count();
+    assert_eq!(stage_runs, 1, "{progress}");
+    let copies = vs
+        .iter()
+        .filter(|v| v.name.starts_with("COPY --from=builder"))
+        .count();
+    assert_eq!(copies, 1, "one copy shared by left and right: {progress}");
+    std::fs::remove_dir_all(&dir).ok();
+}
