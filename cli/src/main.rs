@@ -186,6 +186,10 @@ struct BuildArgs {
     /// Images to use as cache sources (repeatable), as `docker build --cache-from`.
     #[arg(long, value_name = "IMAGE")]
     cache_from: Vec<String>,
+    /// A secret for `type: secret` mounts (repeatable), as `docker build --secret`
+    /// (`id=ID,src=FILE`); passed to every build, never written anywhere.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
+    secrets: Vec<String>,
     /// Cache exports (repeatable), as `docker buildx build --cache-to` (builds through buildx).
     #[arg(long, value_name = "SPEC")]
     cache_to: Vec<String>,
@@ -607,6 +611,7 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         fail_fast: args.fail_fast,
         network: args.network.as_deref(),
         cache_from: &args.cache_from,
+        secrets: &args.secrets,
         cache_to: &args.cache_to,
         platform: args.platform.as_deref(),
         builder: args.builder.as_deref(),
