@@ -138,10 +138,20 @@ fn step_key_with(step: &Step, stage: &mut dyn FnMut(&str) -> String) -> String {
         for m in &ctx.mounts {
             match m {
                 Mount::Bind {
-                    stage: Some(name), ..
+                    target,
+                    source,
+                    stage: Some(name),
+                    rw,
                 } => {
-                    field(&mut h, &m.flag());
-                    field(&mut h, &stage(name));
+                    // The stage by content, as for a copy: its name is not part of the key.
+                    let unnamed = Mount::Bind {
+                        target: target.clone(),
+                        source: source.clone(),
+                        stage: None,
+                        rw: *rw,
+                    };
+                    field(&mut h, &unnamed.flag());
+                    field(&mut h, &format!("stage:{}", stage(name)));
                 }
                 _ => field(&mut h, &m.flag()),
             }
@@ -210,6 +220,29 @@ mod tests {
             .replace("from: b,", "from: builder,")
             .replace("{run: make}, {run: test}", "{run: test}, {run: make}");
         assert_eq!(copy_key(&renamed), k);
+        // A bind mount of the stage too.
+        let bind = |text: &str, stage: &str| {
+            let text = text.replace(
+                "{copy: {from: b, src: [/o], dest: /o}}",
+                &format!("{{run: ls /o, mounts: [{{type: bind, from: {stage}, target: /o}}]}}"),
+            );
+            let m = manifest(&text);
+            let keys = step_keys(&m);
+            let s = m
+                .steps
+                .iter()
+                .position(|s| s.command_text() == "ls /o")
+                .expect("ls");
+            keys[s].clone()
+        };
+        assert_eq!(
+            bind(text, "b"),
+            bind(&text.replace("b: {stage", "z: {stage"), "z")
+        );
+        assert_ne!(
+            bind(text, "b"),
+            bind(&text.replace("{run: test}", "{run: check}"), "b")
+        );
         // Another stage content, or another base: another key.
         assert_ne!(copy_key(&text.replace("{run: test}", "{run: check}")), k);
         assert_ne!(
