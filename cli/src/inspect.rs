@@ -214,7 +214,12 @@ fn explain_variant(planned: &Planned, t: usize) -> String {
     }
     path.reverse();
     let mut out = format!(
-        "variant {} on {}: {} steps\n",
+        "{} {} on {}: {} steps\n",
+        if m.targets[t].stage {
+            "stage (built for the targets that read it, never tagged)"
+        } else {
+            "variant"
+        },
         m.targets[t].name,
         m.targets[t].base,
         path.len() - 1
