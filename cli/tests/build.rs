@@ -6,11 +6,20 @@ use std::process::{Command, Output};
 
 use dockopt_integration_tests::{engine_ready, fixture, ok, run, salt, scratch_dir};
 
+/// Runs the CLI; a `build` that runs goes through `DOCKOPT_TEST_FRONTEND` when set (a frontend
+/// image built from this tree under another tag, leaving the shared one alone).
 fn dockopt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dockopt"))
-        .args(args)
-        .output()
-        .expect("runs")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockopt"));
+    cmd.args(args);
+    if args.first() == Some(&"build")
+        && !args.contains(&"--frontend")
+        && !args.contains(&"--print")
+        && let Ok(f) = std::env::var("DOCKOPT_TEST_FRONTEND")
+        && !f.is_empty()
+    {
+        cmd.args(["--frontend", &f]);
+    }
+    cmd.output().expect("runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -498,7 +507,7 @@ fn stages_are_built_for_their_readers_untagged_and_secrets_pass_through() {
     let secret_file = dir.join("tok");
     std::fs::write(&secret_file, format!("dockopt-secret-{salt}")).expect("secret");
     let secret = format!("id=tok,src={}", secret_file.display());
-    let mut args = vec![
+    let args = vec![
         "build",
         m,
         "--tag-prefix",
@@ -510,10 +519,6 @@ fn stages_are_built_for_their_readers_untagged_and_secrets_pass_through() {
         "--progress",
         "plain",
     ];
-    let frontend = std::env::var("DOCKOPT_TEST_FRONTEND").unwrap_or_default();
-    if !frontend.is_empty() {
-        args.extend(["--frontend", &frontend]);
-    }
     let out = dockopt(&args);
     assert!(
         out.status.success(),
