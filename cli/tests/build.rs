@@ -526,7 +526,7 @@ fn stages_are_built_for_their_readers_untagged_and_secrets_pass_through() {
         text(&out.stdout),
         text(&out.stderr)
     );
-    for target in ["left", "right", "cached", "secret"] {
+    for target in ["left", "right", "cached", "secret", "squashed"] {
         let image = format!("{prefix}:{target}");
         assert!(
             run(&["image", "inspect", &image]).status.success(),
@@ -554,7 +554,7 @@ fn stages_are_built_for_their_readers_untagged_and_secrets_pass_through() {
         "{}",
         text(&stage.stderr)
     );
-    for target in ["left", "right", "cached", "secret"] {
+    for target in ["left", "right", "cached", "secret", "squashed"] {
         let _ = run(&["rmi", "-f", &format!("{prefix}:{target}")]);
     }
     std::fs::remove_dir_all(&dir).ok();

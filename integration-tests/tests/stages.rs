@@ -204,7 +204,7 @@ fn a_build_without_target_runs_the_stage_once_for_its_readers_and_does_not_count
     let (built, progress) = build(&ctx, FILE, &["--build-arg", &arg, "--secret", &secret]);
     assert!(built, "{progress}");
     // The variants, not the stage, are the targets of the all-targets op.
-    assert!(progress.contains("[dockopt] all 4 targets"), "{progress}");
+    assert!(progress.contains("[dockopt] all 5 targets"), "{progress}");
     let vs = steps(&progress);
     let stage_runs = vs
         .iter()
@@ -217,4 +217,34 @@ fn a_build_without_target_runs_the_stage_once_for_its_readers_and_does_not_count
         .count();
     assert_eq!(copies, 1, "one copy shared by left and right: {progress}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_squashed_target_adds_one_layer_for_its_own_steps() {
+    engine_ready();
+    let ctx = fixture("stages");
+    let salt = salt("squash");
+    let arg = format!("SALT={salt}");
+    let tag = format!("dockopt-it/{salt}:squashed");
+    let _images = Images(vec![tag.clone()]);
+    let (built, progress) = build(
+        &ctx,
+        FILE,
+        &["--target", "squashed", "--build-arg", &arg, "-t", &tag],
+    );
+    assert!(built, "{progress}");
+    let layers = |image: &str| {
+        ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", image])
+            .trim()
+            .parse::<usize>()
+            .expect("a count")
+    };
+    // The base's layers, and one for the three steps.
+    assert_eq!(layers(&tag), layers(dockopt_integration_tests::BUSYBOX) + 1);
+    assert_eq!(cat(&tag, "/sq/salt").trim(), salt);
+    assert_eq!(cat(&tag, "/sq/one").trim(), "one");
+    assert_eq!(cat(&tag, "/sq/two").trim(), "two");
+    let runs = steps(&progress);
+    assert_eq!(runs.len(), 1, "one exec: {progress}");
+    assert!(runs[0].name.contains(") && ("), "{}", runs[0].name);
 }

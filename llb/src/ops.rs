@@ -144,6 +144,21 @@ pub fn build(
         w.dedup();
         w
     });
+    // `squash: true`: the nodes of each merged layer are emitted as one op, at its last node.
+    let mut merged_into: Vec<Option<usize>> = vec![None; trie.nodes.len()];
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for t in (0..manifest.targets.len()).filter(|&t| manifest.targets[t].squash) {
+        for layer in manifest.layers(&trie, t) {
+            if let [first @ .., last] = layer.as_slice()
+                && !first.is_empty()
+            {
+                for &n in first {
+                    merged_into[n] = Some(*last);
+                }
+                groups.insert(*last, layer.clone());
+            }
+        }
+    }
     let mut e = Emitter {
         manifest,
         trie: &trie,
@@ -153,6 +168,8 @@ pub fn build(
         nodes: vec![None; trie.nodes.len()],
         busy: vec![false; trie.nodes.len()],
         context: None,
+        merged_into,
+        groups,
     };
     // Trie order; a node that reads a stage emits the stage's path first.
     for (i, node) in trie.nodes.iter().enumerate() {
@@ -182,6 +199,10 @@ struct Emitter<'a> {
     /// Nodes being emitted (a stage read in a cycle, which the manifest rejects, ends here).
     busy: Vec<bool>,
     context: Option<Output>,
+    /// Per node inside a squashed layer (not its last), the layer's last node.
+    merged_into: Vec<Option<usize>>,
+    /// Per last node of a squashed layer, the layer's nodes in order.
+    groups: BTreeMap<usize, Vec<usize>>,
 }
 
 impl Emitter<'_> {
@@ -189,6 +210,14 @@ impl Emitter<'_> {
     fn emit(&mut self, i: usize) -> Result<Output, LlbError> {
         if let Some(out) = &self.nodes[i] {
             return Ok(out.clone());
+        }
+        if let Some(last) = self.merged_into[i] {
+            let out = self.emit(last)?;
+            self.nodes[i] = Some(out.clone());
+            return Ok(out);
+        }
+        if let Some(group) = self.groups.get(&i).cloned() {
+            return self.emit_squashed(i, &group);
         }
         let node = &self.trie.nodes[i];
         if std::mem::replace(&mut self.busy[i], true) {
@@ -206,18 +235,7 @@ impl Emitter<'_> {
                 let parent = self.emit(parent)?;
                 let name = step_name(manifest, step, &node.targets);
                 match &step.action {
-                    Action::Run(cmd) => {
-                        let mut sources = Vec::with_capacity(step.context.mounts.len());
-                        for m in &step.context.mounts {
-                            sources.push(match m {
-                                Mount::Bind { stage: Some(s), .. } => Some(self.stage(s)?),
-                                Mount::Bind { stage: None, .. } => Some(self.context()),
-                                _ => None,
-                            });
-                        }
-                        let op = exec_op(step, cmd, base, &parent, &sources, options.network);
-                        self.graph.add(&op, Some(metadata(name, options.no_cache)))
-                    }
+                    Action::Run(cmd) => self.run_op(step, cmd, base, &parent, name)?,
                     Action::Copy(copy) => {
                         let source = match (&copy.stage, &copy.from) {
                             (Some(stage), _) => self.stage(stage)?,
@@ -256,6 +274,74 @@ impl Emitter<'_> {
             }
         };
         self.nodes[i] = Some(out.clone());
+        Ok(out)
+    }
+
+    /// An exec of `step` running `cmd` on `parent`, its mounts' sources emitted first.
+    fn run_op(
+        &mut self,
+        step: &Step,
+        cmd: &RunCommand,
+        base: &BaseConfig,
+        parent: &Output,
+        name: String,
+    ) -> Result<Output, LlbError> {
+        let mut sources = Vec::with_capacity(step.context.mounts.len());
+        for m in &step.context.mounts {
+            sources.push(match m {
+                Mount::Bind { stage: Some(s), .. } => Some(self.stage(s)?),
+                Mount::Bind { stage: None, .. } => Some(self.context()),
+                _ => None,
+            });
+        }
+        let op = exec_op(step, cmd, base, parent, &sources, self.options.network);
+        Ok(self
+            .graph
+            .add(&op, Some(metadata(name, self.options.no_cache))))
+    }
+
+    /// One exec for a squashed layer (shell-form runs with one context, see
+    /// [`Manifest::layers`]): each command in a subshell, the next only if it succeeded, as
+    /// separate `RUN`s would; its output stands for every node of the layer.
+    fn emit_squashed(&mut self, last: usize, group: &[usize]) -> Result<Output, LlbError> {
+        let manifest = self.manifest;
+        let trie = self.trie;
+        let first = &trie.nodes[group[0]];
+        if std::mem::replace(&mut self.busy[last], true) {
+            return Err(LlbError::StageCycle(first.base.clone()));
+        }
+        let (Some(parent), Some(first_step)) = (first.parent, first.step) else {
+            return Err(LlbError::UnresolvedBase(first.base.clone()));
+        };
+        let base = self
+            .bases
+            .get(&first.base)
+            .ok_or_else(|| LlbError::UnresolvedBase(first.base.clone()))?;
+        let parent = self.emit(parent)?;
+        let commands: Vec<String> = group
+            .iter()
+            .filter_map(|&n| trie.nodes[n].step)
+            .map(|s| match &manifest.steps[s].action {
+                Action::Run(RunCommand::Shell(c)) => format!("({c})"),
+                other => format!("({other:?})"),
+            })
+            .collect();
+        let template = &manifest.steps[first_step];
+        let step = Step {
+            name: None,
+            action: Action::Run(RunCommand::Shell(commands.join(" && "))),
+            context: template.context.clone(),
+            time: 0.0,
+            span: template.span,
+        };
+        let Action::Run(cmd) = &step.action else {
+            return Err(LlbError::UnresolvedBase(first.base.clone()));
+        };
+        let name = step_name(manifest, &step, &trie.nodes[last].targets);
+        let out = self.run_op(&step, cmd, base, &parent, name)?;
+        for &n in group {
+            self.nodes[n] = Some(out.clone());
+        }
         Ok(out)
     }
 

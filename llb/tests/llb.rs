@@ -421,3 +421,60 @@ fn run_mounts_are_exec_mounts_with_no_output_and_the_secret_by_id() {
     let def2 = again.graph.definition(again.leaves[a].as_ref().expect("a"));
     assert_eq!(def.encode_to_vec(), def2.encode_to_vec());
 }
+
+const SQUASHED: &str = "\
+version: 1
+defaults: {from: busybox}
+steps:
+  p: {run: mkdir /t, time: 10}
+  a1: {run: echo a1 > /t/a1, after: [p]}
+  a2: {run: echo a2 > /t/a2, after: [a1]}
+  a3: {run: echo a3 > /t/a3, after: [a2], env: {X: '1'}}
+targets:
+  a: {steps: [p, a1, a2, a3], squash: true}
+  b: {steps: [p]}
+";
+
+#[test]
+fn squash_merges_own_runs_of_one_context_and_leaves_shared_ops_alone() {
+    let m = dockopt_manifest::parse("m.yaml", SQUASHED, &BTreeMap::new()).expect("valid");
+    let plan = dockopt_planner::solve(&m.problem(), &Options::default()).expect("plan");
+    let trie = Trie::build(&m.problem(), &plan.orders);
+    let a = m.target_index("a").expect("a");
+    let b = m.target_index("b").expect("b");
+    // The shared `p`, then a1 and a2 as one layer, then a3 (another env) on its own.
+    let layers = m.layers(&trie, a);
+    let sizes: Vec<usize> = layers.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [1, 2, 1]);
+    assert_eq!(m.layers(&trie, b).len(), 1);
+    let (_, _, bases) = setup();
+    let built = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let def = built.graph.definition(built.leaves[a].as_ref().expect("a"));
+    let decoded = ops(&def);
+    let commands: Vec<String> = decoded
+        .iter()
+        .filter_map(|op| match &op.op {
+            Some(pb::op::Op::Exec(e)) => e.meta.as_ref().map(|m| m.args[2].clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "mkdir /t",
+            "(echo a1 > /t/a1) && (echo a2 > /t/a2)",
+            "echo a3 > /t/a3"
+        ]
+    );
+    // Without squash: one op per step, and the shared op and `b` are the same bytes.
+    let plain_text = SQUASHED.replace(", squash: true", "");
+    let plain = dockopt_manifest::parse("m.yaml", &plain_text, &BTreeMap::new()).expect("valid");
+    let plain_plan = dockopt_planner::solve(&plain.problem(), &Options::default()).expect("plan");
+    let unsquashed = build(&plain, &plain_plan, &bases, &BuildOptions::default()).expect("builds");
+    assert_eq!(unsquashed.leaves[b], built.leaves[b]);
+    let plain_def = unsquashed
+        .graph
+        .definition(unsquashed.leaves[a].as_ref().expect("a"));
+    assert_eq!(plain_def.def.len(), def.def.len() + 1);
+    assert_eq!(plain_def.def[..2], def.def[..2], "base and p unchanged");
+}

@@ -14,6 +14,7 @@ pub mod image_ref;
 mod lower;
 mod model;
 mod parse;
+mod squash;
 mod subst;
 mod suggest;
 

@@ -23,6 +23,8 @@ pub struct Manifest {
     pub targets: Vec<Target>,
     /// `(a, b)`: step `a` runs before step `b` wherever both appear (as declared, not closed).
     pub after: Vec<(usize, usize)>,
+    /// Layers a target may add (`layers:`, default [`crate::DEFAULT_LAYER_LIMIT`]); 0: no budget.
+    pub layer_limit: usize,
 }
 
 /// A declared arg (`args:`), for tools that list them.
@@ -272,6 +274,9 @@ pub struct Target {
     /// A build stage (`stage: true`): planned and shared like any target, built only as the
     /// source of other targets' `copy: {from: STAGE}` (or bind mounts), never tagged.
     pub stage: bool,
+    /// `squash: true`: consecutive steps only this target runs are merged into one layer where
+    /// one op can hold them ([`Manifest::layers`]); its layer budget is checked on the plan.
+    pub squash: bool,
 }
 
 /// Image config a target sets on its final image (merged over the base image's).

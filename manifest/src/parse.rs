@@ -52,6 +52,7 @@ const TARGET_KEYS: &[&str] = &[
     "stop_signal",
     "healthcheck",
     "stage",
+    "squash",
 ];
 const HEALTHCHECK_KEYS: &[&str] = &["test", "interval", "timeout", "start_period", "retries"];
 
@@ -92,6 +93,7 @@ struct RawTarget {
     config: ImageConfig,
     tags: Vec<String>,
     stage: bool,
+    squash: bool,
 }
 
 /// Parses and validates a manifest.
@@ -113,6 +115,7 @@ pub fn parse(
         broken_steps: BTreeSet::new(),
         broken_defaults: false,
         stage_refs: Vec::new(),
+        layer_limit: DEFAULT_LAYER_LIMIT,
     };
     let manifest = p.manifest(file, text, build_args);
     match manifest {
@@ -150,6 +153,8 @@ struct Parser {
     broken_defaults: bool,
     /// Stage names read by the step being parsed (moved into its [`Decl`]).
     stage_refs: Vec<(String, Span, String)>,
+    /// `layers:` as read (0: no budget).
+    layer_limit: usize,
 }
 
 fn describe(node: &Node) -> &'static str {
@@ -454,6 +459,7 @@ impl Parser {
                 config: t.config,
                 tags: t.tags,
                 stage: t.stage,
+                squash: t.squash,
             });
         }
         out_targets.sort_by(|a, b| a.name.cmp(&b.name));
@@ -472,6 +478,7 @@ impl Parser {
             steps,
             targets: out_targets,
             after,
+            layer_limit: self.layer_limit,
         })
     }
 
@@ -1593,6 +1600,22 @@ impl Parser {
                 );
             }
         }
+        let mut squash = false;
+        if let Some(n) = map.get_node("squash") {
+            let f = join(&field, "squash");
+            if let Some(s) = self.scalar(n, &f, "`true` or `false`") {
+                match s.as_str() {
+                    "true" => squash = true,
+                    "false" => {}
+                    other => self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected `true` or `false`, found `{other}`"),
+                        None,
+                    ),
+                }
+            }
+        }
         // A bad base is already reported; keep checking the rest of the target.
         let (from, base) = image.unwrap_or_default();
         Some(RawTarget {
@@ -1605,6 +1628,7 @@ impl Parser {
             config,
             tags,
             stage,
+            squash,
         })
     }
 
@@ -1823,7 +1847,10 @@ impl Parser {
         {
             match s.as_str().parse::<usize>() {
                 // 0: no budget (planning experiments; Docker refuses such images).
-                Ok(0) => return,
+                Ok(0) => {
+                    self.layer_limit = 0;
+                    return;
+                }
                 Ok(l) if l <= DOCKER_LAYER_LIMIT => limit = l,
                 _ => {
                     self.error(
@@ -1839,7 +1866,9 @@ impl Parser {
                 }
             }
         }
-        for t in targets {
+        self.layer_limit = limit;
+        // A squashed target's layers depend on its plan: `dockopt_project` checks them.
+        for t in targets.iter().filter(|t| !t.squash) {
             let count = t.steps.len() + t.finally.len();
             if count > limit {
                 self.error(

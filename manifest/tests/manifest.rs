@@ -734,3 +734,16 @@ targets:
         ],
     );
 }
+
+#[test]
+fn squash_is_a_flag_and_lifts_the_parse_time_layer_count() {
+    let m = ok(
+        "version: 1\nlayers: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: a}, {run: b}], squash: true}\n",
+    );
+    assert!(m.targets[0].squash);
+    assert_eq!(m.layer_limit, 1);
+    check_errors(
+        "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: a}], squash: maybe}\n",
+        &["m.yaml:4:34: targets.t.squash: expected `true` or `false`, found `maybe`"],
+    );
+}

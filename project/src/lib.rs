@@ -145,6 +145,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
         ),
     };
     let trie = Trie::build(&problem, &plan.orders);
+    check_squashed_layers(&manifest, &trie, input)?;
     Ok(Planned {
         manifest,
         problem,
@@ -155,6 +156,44 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
         lock,
         warnings,
     })
+}
+
+/// A `squash: true` target's layers depend on its plan (what it shares stays a layer of its
+/// own): over the manifest's `layers:` budget is an error at the target, as for other targets.
+fn check_squashed_layers(manifest: &Manifest, trie: &Trie, input: &Input<'_>) -> Result<(), Error> {
+    let limit = manifest.layer_limit;
+    if limit == 0 {
+        return Ok(());
+    }
+    let errors: Vec<dockopt_manifest::Diagnostic> = manifest
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.squash)
+        .filter_map(|(i, t)| {
+            let count = manifest.layers(trie, i).len();
+            (count > limit).then(|| dockopt_manifest::Diagnostic {
+                span: t.span,
+                field: format!("targets.{}", t.name),
+                message: format!(
+                    "target `{}` adds {count} layers after squashing (each step it shares, and each run of its own steps one op can hold), over the limit of {limit}",
+                    t.name
+                ),
+                help: Some(
+                    "merge its own steps into fewer `run`s with one context, or raise `layers:`"
+                        .into(),
+                ),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let d = dockopt_manifest::Diagnostics {
+        file: input.file.to_owned(),
+        errors,
+    };
+    Err(Error::Manifest(d.render(input.text), d))
 }
 
 /// Replaces estimates by measurements: a step's cost is the mean of what was measured on the
