@@ -308,6 +308,8 @@ pub(crate) fn run(cases: u64, seed: u64, root: &Path, out_dir: &Path) -> Result<
         read("examples/python-matrix/variants.yaml")?,
         read("benchmarks/apt-toolbox/variants.yaml")?,
         read("integration-tests/fixtures/toolbox/variants.yaml")?,
+        read("examples/stages/variants.yaml")?,
+        read("integration-tests/fixtures/stages/variants.yaml")?,
     ];
     let clusters = [read("examples/placement/cluster.yaml")?];
     // Locks and times stores of the seeds, to mutate as well.

@@ -27,7 +27,14 @@ pub(crate) fn build_order(planned: &Planned) -> Vec<usize> {
     let mut order = Vec::new();
     let mut stack: Vec<usize> = trie.roots().collect::<Vec<_>>().into_iter().rev().collect();
     while let Some(n) = stack.pop() {
-        order.extend(trie.nodes[n].ends.iter().copied());
+        // Stages are built through the targets that read them, never tagged on their own.
+        order.extend(
+            trie.nodes[n]
+                .ends
+                .iter()
+                .copied()
+                .filter(|&t| !planned.manifest.targets[t].stage),
+        );
         stack.extend(trie.nodes[n].children.iter().rev().copied());
     }
     order
@@ -89,6 +96,8 @@ pub(crate) struct Request<'a> {
     pub(crate) fail_fast: bool,
     pub(crate) network: Option<&'a str>,
     pub(crate) cache_from: &'a [String],
+    /// `--secret` values, passed through to every build.
+    pub(crate) secrets: &'a [String],
     pub(crate) cache_to: &'a [String],
     pub(crate) platform: Option<&'a str>,
     pub(crate) builder: Option<&'a str>,
@@ -123,6 +132,7 @@ impl Request<'_> {
             no_cache: self.no_cache && (target.is_none() || !self.all_at_once()),
             network: self.network,
             cache_from: self.cache_from,
+            secrets: self.secrets,
             cache_to: self.cache_to,
             platform: self.platform,
             builder: self.builder,

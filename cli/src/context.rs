@@ -23,7 +23,8 @@ pub(crate) fn missing_sources(planned: &Planned, targets: &[usize], context: &Pa
         let Action::Copy(copy) = &step.action else {
             continue;
         };
-        if copy.from.is_some() {
+        // Sources in an image or a stage are there only at build time.
+        if copy.from.is_some() || copy.stage.is_some() {
             continue;
         }
         for src in &copy.src {

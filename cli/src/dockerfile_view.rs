@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use dockopt_manifest::{Action, Manifest, RunCommand, Step};
+use dockopt_manifest::{Action, Manifest, RunCommand, Step, Target};
 
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
@@ -25,13 +25,47 @@ fn shell_line(step: &Step, cmd: &str) -> String {
     format!("{prefix}{cmd}")
 }
 
-/// The Dockerfile of target `t` running `order` (step ids: steps then `finally`).
-pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order: &[usize]) -> String {
+/// The Dockerfile of target `t`, each target running `order_of(target)` (step ids: steps then
+/// `finally`). The stages it reads come first, each as a `FROM … AS NAME` stage.
+pub(crate) fn dockerfile(
+    manifest: &Manifest,
+    t: usize,
+    order_of: &dyn Fn(usize) -> Vec<usize>,
+) -> String {
     let target = &manifest.targets[t];
-    let mut out = format!(
+    let mut out = String::new();
+    // Stages in an order where each comes after the stages it reads.
+    let mut stages = manifest.stage_closure(t);
+    stages.sort_by_key(|&s| manifest.stage_closure(s).len());
+    for s in stages {
+        let st = &manifest.targets[s];
+        let _ = writeln!(
+            out,
+            "# stage {} of {}\nFROM {} AS {}",
+            st.name, manifest.file, st.from, st.name
+        );
+        steps(manifest, &order_of(s), &mut out);
+    }
+    let _ = write!(
+        out,
         "# target {} of {}\nFROM {}\n",
         target.name, manifest.file, target.from
     );
+    steps(manifest, &order_of(t), &mut out);
+    config(target, &mut out);
+    out
+}
+
+/// `--mount=…` flags of a run step, each followed by a space.
+fn mount_flags(step: &Step) -> String {
+    step.context
+        .mounts
+        .iter()
+        .map(|m| format!("--mount={} ", m.flag()))
+        .collect()
+}
+
+fn steps(manifest: &Manifest, order: &[usize], out: &mut String) {
     for &s in order {
         let step = &manifest.steps[s];
         if let Some(user) = &step.context.user {
@@ -40,15 +74,20 @@ pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order: &[usize]) -> Stri
         match &step.action {
             Action::Run(RunCommand::Shell(cmd)) => {
                 let line = shell_line(step, cmd).replace('\n', " \\\n");
-                let _ = writeln!(out, "RUN {line}");
+                let _ = writeln!(out, "RUN {}{line}", mount_flags(step));
             }
             Action::Run(RunCommand::Exec(argv))
                 if step.context.env.is_empty() && step.context.workdir.is_none() =>
             {
-                let _ = writeln!(out, "RUN {}", json_list(argv));
+                let _ = writeln!(out, "RUN {}{}", mount_flags(step), json_list(argv));
             }
             Action::Run(RunCommand::Exec(argv)) => {
-                let _ = writeln!(out, "RUN {}", shell_line(step, &argv.join(" ")));
+                let _ = writeln!(
+                    out,
+                    "RUN {}{}",
+                    mount_flags(step),
+                    shell_line(step, &argv.join(" "))
+                );
             }
             Action::Copy(c) => {
                 let mut args = c.src.clone();
@@ -60,6 +99,9 @@ pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order: &[usize]) -> Stri
             out.push_str("USER root\n");
         }
     }
+}
+
+fn config(target: &Target, out: &mut String) {
     let cfg = &target.config;
     for (k, v) in &cfg.env {
         let _ = writeln!(out, "ENV {k}={}", quote(v));
@@ -114,5 +156,4 @@ pub(crate) fn dockerfile(manifest: &Manifest, t: usize, order: &[usize]) -> Stri
     if let Some(c) = &cfg.cmd {
         let _ = writeln!(out, "CMD {}", json_list(c));
     }
-    out
 }

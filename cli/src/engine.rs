@@ -30,6 +30,8 @@ pub(crate) struct BuildSpec<'a> {
     pub(crate) no_cache: bool,
     pub(crate) network: Option<&'a str>,
     pub(crate) cache_from: &'a [String],
+    /// `--secret id=…,src=…` (the value stays in the file; only this argument is passed).
+    pub(crate) secrets: &'a [String],
     /// `--cache-to` exports (buildx only).
     pub(crate) cache_to: &'a [String],
     /// `--platform`.
@@ -79,6 +81,9 @@ pub(crate) fn build_command(spec: &BuildSpec<'_>) -> Command {
     }
     for c in spec.cache_from {
         cmd.arg("--cache-from").arg(c);
+    }
+    for s in spec.secrets {
+        cmd.arg("--secret").arg(s);
     }
     for c in spec.cache_to {
         cmd.arg("--cache-to").arg(c);

@@ -140,6 +140,10 @@ pub(crate) fn bake(
     let mut targets = serde_json::Map::new();
     let mut names = Vec::new();
     for (t, target) in planned.manifest.targets.iter().enumerate() {
+        // A stage is built by the targets that read it; bake gets no target of its own.
+        if target.stage {
+            continue;
+        }
         let tags = crate::build_cmd::tags_of(planned, t, prefix);
         let mut v = json!({
             "context": context,
@@ -210,7 +214,12 @@ fn explain_variant(planned: &Planned, t: usize) -> String {
     }
     path.reverse();
     let mut out = format!(
-        "variant {} on {}: {}\n",
+        "{} {} on {}: {}\n",
+        if m.targets[t].stage {
+            "stage (built for the targets that read it, never tagged)"
+        } else {
+            "variant"
+        },
         m.targets[t].name,
         m.targets[t].base,
         crate::plan_view::count(path.len() - 1, "step")

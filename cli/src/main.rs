@@ -203,6 +203,10 @@ struct BuildArgs {
     /// Images to use as cache sources (repeatable), as `docker build --cache-from`.
     #[arg(long, value_name = "IMAGE")]
     cache_from: Vec<String>,
+    /// A secret for `type: secret` mounts (repeatable), as `docker build --secret`
+    /// (`id=ID,src=FILE`); passed to every build, never written anywhere.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE")]
+    secrets: Vec<String>,
     /// Cache exports (repeatable), as `docker buildx build --cache-to` (builds through buildx).
     #[arg(long, value_name = "SPEC")]
     cache_to: Vec<String>,
@@ -555,16 +559,18 @@ fn dockerfile(args: &DockerfileArgs) -> Result<(), Failure> {
     let t = planned
         .target(&args.target)
         .map_err(|e| Failure::User(format!("error: {e}\n")))?;
-    let order: Vec<usize> = match args.order {
-        Order::Listed => manifest.targets[t]
-            .steps
-            .iter()
-            .chain(&manifest.targets[t].finally)
-            .copied()
-            .collect(),
-        Order::Planned => planned.plan.orders[t].clone(),
+    let order_of = |t: usize| -> Vec<usize> {
+        match args.order {
+            Order::Listed => manifest.targets[t]
+                .steps
+                .iter()
+                .chain(&manifest.targets[t].finally)
+                .copied()
+                .collect(),
+            Order::Planned => planned.plan.orders[t].clone(),
+        }
     };
-    let text = dockerfile_view::dockerfile(manifest, t, &order);
+    let text = dockerfile_view::dockerfile(manifest, t, &order_of);
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
@@ -604,9 +610,23 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
     let mut targets = build_cmd::build_order(&planned);
     if !args.target.is_empty() {
         for t in &args.target {
-            planned
+            let i = planned
                 .target(t)
                 .map_err(|e| Failure::User(format!("error: {e}\n")))?;
+            if manifest.targets[i].stage {
+                let readers: Vec<&str> = (0..manifest.targets.len())
+                    .filter(|&x| manifest.stage_closure(x).contains(&i))
+                    .map(|x| manifest.targets[x].name.as_str())
+                    .collect();
+                return Err(Failure::User(format!(
+                    "error: {file}: target `{t}` is a stage (`stage: true`): it is built, untagged, by the targets that read it ({})\n",
+                    if readers.is_empty() {
+                        "none does".to_owned()
+                    } else {
+                        readers.join(", ")
+                    }
+                )));
+            }
         }
         targets.retain(|&t| args.target.contains(&manifest.targets[t].name));
     }
@@ -635,6 +655,7 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         fail_fast: args.fail_fast,
         network: args.network.as_deref(),
         cache_from: &args.cache_from,
+        secrets: &args.secrets,
         cache_to: &args.cache_to,
         platform: args.platform.as_deref(),
         builder: args.builder.as_deref(),
@@ -967,11 +988,15 @@ fn import_cmd(args: &ImportArgs) -> Result<(), Failure> {
     }
     let _ = writeln!(
         err,
-        "plan: {} step runs for {} (the Dockerfiles as written: {}; their orders with the shared steps: {})",
+        "plan: {} step runs for {}{} (the Dockerfiles as written: {}; their orders with the shared steps: {})",
         planned.plan.cost,
-        match planned.manifest.targets.len() {
+        match planned.manifest.variants().len() {
             1 => "the one variant".to_owned(),
             n => format!("all {n} variants"),
+        },
+        match planned.manifest.targets.len() - planned.manifest.variants().len() {
+            0 => String::new(),
+            n => format!(" and {}", crate::plan_view::count(n, "stage")),
         },
         imported.as_written_runs,
         planned.plan.as_listed_cost

@@ -364,10 +364,17 @@ fn draw(planned: &Planned, root: usize, only: Option<usize>, out: &mut String) {
             let _ = write!(line, "  shared by {}", node.targets.len());
         }
         if !node.ends.is_empty() {
-            let names: Vec<&str> = node
+            let names: Vec<String> = node
                 .ends
                 .iter()
-                .map(|&t| manifest.targets[t].name.as_str())
+                .map(|&t| {
+                    let t = &manifest.targets[t];
+                    if t.stage {
+                        format!("{} (stage)", t.name)
+                    } else {
+                        t.name.clone()
+                    }
+                })
                 .collect();
             let _ = write!(line, "  ⇒ {}", names.join(", "));
         }

@@ -6,11 +6,20 @@ use std::process::{Command, Output};
 
 use dockopt_integration_tests::{engine_ready, fixture, ok, run, salt, scratch_dir};
 
+/// Runs the CLI; a `build` that runs goes through `DOCKOPT_TEST_FRONTEND` when set (a frontend
+/// image built from this tree under another tag, leaving the shared one alone).
 fn dockopt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dockopt"))
-        .args(args)
-        .output()
-        .expect("runs")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dockopt"));
+    cmd.args(args);
+    if args.first() == Some(&"build")
+        && !args.contains(&"--frontend")
+        && !args.contains(&"--print")
+        && let Ok(f) = std::env::var("DOCKOPT_TEST_FRONTEND")
+        && !f.is_empty()
+    {
+        cmd.args(["--frontend", &f]);
+    }
+    cmd.output().expect("runs")
 }
 
 fn text(b: &[u8]) -> String {
@@ -478,6 +487,74 @@ fn the_bake_file_builds_every_variant_through_buildx() {
     assert!(bake.status.success(), "{}", text(&bake.stderr));
     for target in ["devel", "full", "git", "minimal", "scripting"] {
         assert_eq!(cat(&format!("{prefix}:{target}"), "/tools/.salt"), salt);
+        let _ = run(&["rmi", "-f", &format!("{prefix}:{target}")]);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The stages fixture through `dockopt build`: the variants are tagged, the stage is built for
+/// them but not tagged, a secret reaches its step through `--secret`, and `--target` of a stage
+/// is an error that names its readers.
+#[test]
+fn stages_are_built_for_their_readers_untagged_and_secrets_pass_through() {
+    engine_ready();
+    let dir = copy_fixture("stages");
+    let m = dir.join("variants.yaml");
+    let m = m.to_str().expect("utf-8");
+    let salt = salt("cli-stages");
+    let prefix = format!("dockopt-it/{}", salt.to_lowercase());
+    let salt_arg = format!("SALT={salt}");
+    let secret_file = dir.join("tok");
+    std::fs::write(&secret_file, format!("dockopt-secret-{salt}")).expect("secret");
+    let secret = format!("id=tok,src={}", secret_file.display());
+    let args = vec![
+        "build",
+        m,
+        "--tag-prefix",
+        &prefix,
+        "--build-arg",
+        &salt_arg,
+        "--secret",
+        &secret,
+        "--progress",
+        "plain",
+    ];
+    let out = dockopt(&args);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    for target in ["left", "right", "cached", "secret", "squashed"] {
+        let image = format!("{prefix}:{target}");
+        assert!(
+            run(&["image", "inspect", &image]).status.success(),
+            "{image}"
+        );
+    }
+    assert_eq!(
+        cat(&format!("{prefix}:right"), "/opt/artifact"),
+        format!("built {salt}")
+    );
+    assert_eq!(
+        cat(&format!("{prefix}:secret"), "/secret-ok"),
+        format!("{salt} readable")
+    );
+    assert!(
+        !run(&["image", "inspect", &format!("{prefix}:builder")])
+            .status
+            .success()
+    );
+
+    let stage = dockopt(&["build", m, "--target", "builder"]);
+    assert_eq!(stage.status.code(), Some(1));
+    assert!(
+        text(&stage.stderr).contains("target `builder` is a stage (`stage: true`): it is built, untagged, by the targets that read it (left, right)"),
+        "{}",
+        text(&stage.stderr)
+    );
+    for target in ["left", "right", "cached", "secret", "squashed"] {
         let _ = run(&["rmi", "-f", &format!("{prefix}:{target}")]);
     }
     std::fs::remove_dir_all(&dir).ok();

@@ -202,3 +202,110 @@ fn the_imported_manifest_builds_the_same_images_as_the_dockerfiles() {
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
+
+const MULTI_STAGE: &str = "\
+ARG BUSYBOX=dockopt-test/busybox:latest
+FROM ${BUSYBOX} AS compile
+RUN mkdir -p /out && echo compiled > /out/tool
+RUN --mount=type=bind,source=lib,target=/lib-src cp /lib-src/part.txt /out/part.txt
+FROM ${BUSYBOX} AS leftover
+RUN echo never > /never
+FROM ${BUSYBOX}
+ARG SALT=none
+RUN --mount=type=cache,target=/cache,id=import-it echo \"$SALT\" >> /cache/seen && mkdir -p /app && echo \"$SALT\" > /app/salt
+COPY --from=compile /out/ /app/
+CMD [\"cat\", \"/app/tool\"]
+";
+
+/// A multi-stage Dockerfile with mounts, built as it is and through its import: the stage
+/// becomes an untagged stage target, and both images hold the same files and config.
+#[test]
+fn a_multi_stage_dockerfile_imports_to_a_stage_and_builds_the_same_image() {
+    engine_ready();
+    let dir = scratch_dir("import-multi");
+    std::fs::create_dir_all(dir.join("multi/lib")).expect("mkdir");
+    std::fs::write(dir.join("multi/Dockerfile"), MULTI_STAGE).expect("write");
+    std::fs::write(dir.join("multi/lib/part.txt"), "a part\n").expect("write");
+    let tag = salt("multi").to_lowercase();
+    let salt_arg = format!("SALT={tag}");
+    let (orig, prefix) = (
+        format!("dockopt-it/orig-{tag}:multi"),
+        format!("dockopt-it/imported-{tag}"),
+    );
+    let new = format!("{prefix}:multi");
+    let _cleanup = Cleanup {
+        images: vec![orig.clone(), new.clone()],
+        dir: dir.clone(),
+    };
+    let out = dockopt_integration_tests::docker()
+        .args(["build", "-q", "-t", &orig, "--build-arg", &salt_arg])
+        .arg(dir.join("multi"))
+        .output()
+        .expect("docker build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_dockopt"))
+        .current_dir(&dir)
+        .args([
+            "import",
+            "multi/Dockerfile",
+            "-o",
+            "variants.yaml",
+            "--build-arg",
+            &salt_arg,
+        ])
+        .output()
+        .expect("import");
+    let notes = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{notes}");
+    let yaml = std::fs::read_to_string(dir.join("variants.yaml")).expect("manifest");
+    assert!(yaml.contains("  multi-compile:\n"), "{yaml}");
+    assert!(yaml.contains("    stage: true\n"), "{yaml}");
+    assert!(yaml.contains("from: \"multi-compile\""), "{yaml}");
+    assert!(
+        yaml.contains("{type: cache, target: \"/cache\", id: \"import-it\", sharing: shared}"),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("leftover"), "{yaml}");
+    assert!(
+        notes.contains("stage `leftover` is read by nothing"),
+        "{notes}"
+    );
+
+    let mut build = Command::new(env!("CARGO_BIN_EXE_dockopt"));
+    build.current_dir(&dir).args([
+        "build",
+        "variants.yaml",
+        "--tag-prefix",
+        &prefix,
+        "--progress",
+        "plain",
+    ]);
+    if let Ok(frontend) = std::env::var("DOCKOPT_TEST_FRONTEND") {
+        build.args(["--frontend", &frontend]);
+    }
+    let out = build.output().expect("build");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The stage is built, not tagged.
+    assert!(
+        !run(&["image", "inspect", &format!("{prefix}:multi-compile")])
+            .status
+            .success()
+    );
+    let (a, b) = (files(&orig), files(&new));
+    for path in [" app/tool", " app/part.txt", " app/salt"] {
+        assert!(a.iter().any(|l| l.ends_with(path)), "no {path} in {a:?}");
+    }
+    assert_eq!(a, b, "file lists differ");
+    assert_eq!(config(&orig), config(&new));
+    assert_eq!(ok(&["run", "--rm", &new]).trim(), "compiled");
+}

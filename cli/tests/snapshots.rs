@@ -126,7 +126,7 @@ fn python_matrix_views() {
 #[test]
 fn golden_llb_digests_of_every_example() {
     let mut golden = String::new();
-    for name in ["toolbox", "python-matrix"] {
+    for name in ["toolbox", "python-matrix", "stages"] {
         let m = example(name);
         let dir = m.parent().expect("dir");
         let plan: serde_json::Value =
@@ -177,6 +177,50 @@ fn run_failing(dir: &Path, args: &[&str]) -> String {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1), "{args:?}");
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The stages example: its plan (the stage marked), a variant as a Dockerfile (the stage as
+/// `FROM … AS`, mounts as `--mount`), and what goes wrong with stages and mounts, rendered.
+#[test]
+fn stages_and_mounts_views_and_diagnostics() {
+    let m = example("stages");
+    let dir = m.parent().expect("dir");
+    snapshot("stages-plan", &run(dir, &["plan", "variants.yaml"]));
+    snapshot(
+        "stages-dockerfile",
+        &run(dir, &["dockerfile", "variants.yaml", "--target", "net"]),
+    );
+    let text = std::fs::read_to_string(&m).expect("example");
+    let mut errors = String::new();
+    for (what, from, to) in [
+        ("unknown stage", "from: builder,", "from: bulder,"),
+        (
+            "a stage copying from itself",
+            "      - update\n      - {name: toolchain",
+            "      - update\n      - {copy: {from: builder, src: [/x], dest: /x}}\n      - {name: toolchain",
+        ),
+        (
+            "a tagged stage",
+            "    stage: true\n",
+            "    stage: true\n    tags: ['tool:1']\n",
+        ),
+        ("unknown mount type", "{type: tmpfs,", "{type: tmpfsx,"),
+        ("bad sharing", "sharing: locked", "sharing: lockd"),
+        (
+            "a secret without id",
+            "{type: secret, id: token, ",
+            "{type: secret, ",
+        ),
+    ] {
+        assert!(text.contains(from), "{what}");
+        let bad = written("stages-bad", &text.replacen(from, to, 1));
+        errors.push_str(&format!("## {what}\n"));
+        errors.push_str(&run_failing(
+            bad.parent().expect("dir"),
+            &["plan", "variants.yaml"],
+        ));
+    }
+    snapshot("stages-errors", &errors);
 }
 
 const MATRIX: &str = "\
@@ -308,7 +352,7 @@ fn import_diagnostics() {
     std::fs::create_dir_all(dir.join("partly")).expect("dir");
     std::fs::write(
         dir.join("bad/Dockerfile"),
-        "FROM debian:bookworm AS build\nRUN make\n\nFROM debian:bookworm\nCOPY --from=build /out /out\nRUN --mount=type=cache,target=/root/.cache \\\n    pip install x\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nADD vendor.tar.gz /opt/\nRUN <<EOF\necho hi\nEOF\nRUN apt-get update\nRUN apt-get update\n",
+        "FROM debian:bookworm AS build\nRUN make\n\nFROM debian:bookworm\nCOPY --from=build /out /out\nRUN --mount=type=ssh \\\n    git clone git@example.org:x.git\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nADD vendor.tar.gz /opt/\nRUN <<EOF\necho hi\nEOF\nRUN apt-get update\nRUN apt-get update\n",
     )
     .expect("write");
     std::fs::write(

@@ -305,21 +305,24 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
             .map(|n| planned.target(n))
             .collect::<Result<_, _>>()
             .map_err(Failure::User)?,
-        (None, _) => (0..manifest.targets.len()).collect(),
+        // Stages are built through the targets that read them, never on their own.
+        (None, _) => manifest.variants(),
     };
     let chosen = if wanted.contains(&chosen) {
         chosen
     } else {
         wanted[0]
     };
-    // Bases of the targets this build runs: one target, or all of them.
-    let wanted: Vec<usize> = if opts.target().is_some() {
-        vec![chosen]
-    } else {
-        (0..manifest.targets.len()).collect()
-    };
+    // Bases of the targets this build runs and of the stages they read.
+    let mut needed: Vec<usize> = wanted
+        .iter()
+        .chain([&chosen])
+        .flat_map(|&t| std::iter::once(t).chain(manifest.stage_closure(t)))
+        .collect();
+    needed.sort_unstable();
+    needed.dedup();
     let mut bases = BTreeMap::new();
-    for &t in wanted.iter().chain([&chosen]) {
+    for &t in &needed {
         let base = &manifest.targets[t].base;
         if !bases.contains_key(base) {
             bases.insert(
@@ -383,7 +386,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let id = bridge.solve(def).await?;
     Ok(Outcome {
         reference: id,
-        metadata: image_metadata(manifest, plan, &bases, chosen, opts)?,
+        metadata: image_metadata(manifest, &planned.trie, &bases, chosen, opts)?,
         summary,
     })
 }
@@ -496,7 +499,7 @@ fn build_for(
 
 fn image_metadata(
     manifest: &Manifest,
-    plan: &dockopt_planner::Plan,
+    trie: &dockopt_planner::Trie,
     bases: &BTreeMap<String, BaseConfig>,
     chosen: usize,
     opts: &Opts,
@@ -505,11 +508,25 @@ fn image_metadata(
     let base = bases
         .get(&target.base)
         .ok_or_else(|| Failure::Internal(format!("base {} not resolved", target.base)))?;
-    let steps: Vec<&dockopt_manifest::Step> = plan.orders[chosen]
+    // One history entry per layer: a squashed layer is one entry naming each of its steps.
+    let layers: Vec<Vec<&dockopt_manifest::Step>> = manifest
+        .layers(trie, chosen)
         .iter()
-        .map(|&s| &manifest.steps[s])
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter_map(|&n| trie.nodes[n].step)
+                .map(|s| &manifest.steps[s])
+                .collect()
+        })
         .collect();
-    let config = final_config(base, target, &steps, &opts.labels(), ("linux", host_arch()));
+    let config = final_config(
+        base,
+        target,
+        &layers,
+        &opts.labels(),
+        ("linux", host_arch()),
+    );
     Ok(BTreeMap::from([(
         "containerimage.config".to_owned(),
         config,

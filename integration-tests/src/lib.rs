@@ -21,6 +21,18 @@ pub fn docker() -> Command {
     cmd
 }
 
+/// `--build-arg BUILDKIT_SYNTAX=IMAGE` when `DOCKOPT_TEST_FRONTEND` names a frontend image built
+/// from this tree under another tag: it overrides the fixtures' `# syntax=` line, so a test run
+/// leaves the shared [`FRONTEND`] image alone.
+#[must_use]
+pub fn frontend_override() -> Vec<String> {
+    std::env::var("DOCKOPT_TEST_FRONTEND")
+        .ok()
+        .filter(|f| !f.is_empty())
+        .map(|f| vec!["--build-arg".to_owned(), format!("BUILDKIT_SYNTAX={f}")])
+        .unwrap_or_default()
+}
+
 /// Runs a docker command and returns its output (any exit status).
 #[must_use]
 pub fn run(args: &[&str]) -> Output {
@@ -278,7 +290,7 @@ pub fn build_vertices(context: &Path, file: &str, args: &[&str]) -> (bool, Vec<V
         .arg(format!("--progress={progress}"))
         .arg("-f")
         .arg(context.join(file));
-    cmd.args(args).arg(context);
+    cmd.args(frontend_override()).args(args).arg(context);
     let out = cmd.output().expect("docker build runs");
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     let vs = if progress == "rawjson" {
@@ -321,7 +333,7 @@ pub fn build(context: &Path, file: &str, args: &[&str]) -> (bool, String) {
         .arg("--progress=plain")
         .arg("-f")
         .arg(context.join(file));
-    cmd.args(args).arg(context);
+    cmd.args(frontend_override()).args(args).arg(context);
     let out = cmd.output().expect("docker build runs");
     (
         out.status.success(),

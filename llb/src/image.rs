@@ -83,14 +83,15 @@ pub(crate) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
 
 /// The final image config JSON of `target`: the base config with the target's env, workdir,
 /// user, cmd, entrypoint, labels (then `extra_labels`, e.g. `--label`) and exposed ports over it.
-/// `platform` (os, architecture) fills in what the base does not say. `steps` are the target's
-/// steps in the order built, one layer each: the history gets one entry per step (what
-/// `docker history` shows), then one empty-layer entry per config setting.
+/// `platform` (os, architecture) fills in what the base does not say. `layers` are the target's
+/// layers in the order built, each the steps it holds (one, or several for `squash: true`): the
+/// history gets one entry per layer (what `docker history` shows), then one empty-layer entry
+/// per config setting.
 #[must_use]
 pub fn final_config(
     base: &BaseConfig,
     target: &Target,
-    steps: &[&Step],
+    layers: &[Vec<&Step>],
     extra_labels: &BTreeMap<String, String>,
     platform: (&str, &str),
 ) -> Vec<u8> {
@@ -98,7 +99,7 @@ pub fn final_config(
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
-    let history = history(&image, &base.reference, target, steps);
+    let history = history(&image, &base.reference, target, layers);
     image.insert("history".into(), Value::Array(history));
     // The exporter writes rootfs and the creation time for the new image.
     image.remove("rootfs");
@@ -189,33 +190,33 @@ pub fn final_config(
 }
 
 /// The image history: the base's entries (padded or trimmed so that its non-empty entries match
-/// its layers, as the exporter pairs them in order), then one entry per step (each is one layer),
-/// then one empty-layer entry per config setting of the target. No timestamps: the config's
-/// bytes depend on the manifest only, and the exporter dates the new entries.
+/// its layers, as the exporter pairs them in order), then one entry per layer, then one
+/// empty-layer entry per config setting of the target. No timestamps: the config's bytes depend
+/// on the manifest only, and the exporter dates the new entries.
 fn history(
     image: &Map<String, Value>,
     reference: &str,
     target: &Target,
-    steps: &[&Step],
+    layers: &[Vec<&Step>],
 ) -> Vec<Value> {
     let mut entries: Vec<Value> = image
         .get("history")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let layers = image
+    let base_layers = image
         .get("rootfs")
         .and_then(|r| r.get("diff_ids"))
         .and_then(Value::as_array)
         .map(Vec::len);
-    if let Some(layers) = layers {
+    if let Some(base_layers) = base_layers {
         let is_empty = |e: &Value| e.get("empty_layer").and_then(Value::as_bool) == Some(true);
         let mut seen = 0;
         for e in &mut entries {
             if is_empty(e) {
                 continue;
             }
-            if seen == layers
+            if seen == base_layers
                 && let Value::Object(e) = e
             {
                 e.insert("empty_layer".into(), Value::Bool(true));
@@ -223,22 +224,34 @@ fn history(
                 seen += 1;
             }
         }
-        for _ in seen..layers {
+        for _ in seen..base_layers {
             entries.push(json!({ "created_by": format!("(a layer of {reference})") }));
         }
     }
-    for step in steps {
-        let what = match &step.action {
-            Action::Run(RunCommand::Shell(s)) => format!("RUN /bin/sh -c {s}"),
-            Action::Run(RunCommand::Exec(argv)) => {
-                format!("RUN {}", serde_json::to_string(argv).unwrap_or_default())
+    for layer in layers {
+        let what = match layer.as_slice() {
+            [step] => match &step.action {
+                Action::Run(RunCommand::Shell(s)) => format!("RUN /bin/sh -c {s}"),
+                Action::Run(RunCommand::Exec(argv)) => {
+                    format!("RUN {}", serde_json::to_string(argv).unwrap_or_default())
+                }
+                Action::Copy(_) => step.command_text(),
+            },
+            // Squashed: shell-form runs, one exec.
+            steps => {
+                let parts: Vec<String> = steps
+                    .iter()
+                    .map(|s| format!("({})", s.command_text()))
+                    .collect();
+                format!("RUN /bin/sh -c {}", parts.join(" && "))
             }
-            Action::Copy(_) => step.command_text(),
         };
-        let who = step
-            .name
-            .as_deref()
-            .map_or_else(|| "dockopt".to_owned(), |n| format!("dockopt step {n}"));
+        let names: Vec<&str> = layer.iter().filter_map(|s| s.name.as_deref()).collect();
+        let who = match names.as_slice() {
+            [] => "dockopt".to_owned(),
+            [one] => format!("dockopt step {one}"),
+            many => format!("dockopt steps {}", many.join(", ")),
+        };
         entries.push(json!({ "created_by": format!("{what} # {who}"), "comment": "dockopt" }));
     }
     let c = &target.config;

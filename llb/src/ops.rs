@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use dockopt_manifest::{Action, Manifest, RunCommand, Step};
+use dockopt_manifest::{Action, CacheSharing, Manifest, Mount, RunCommand, Step};
 use dockopt_planner::{Plan, Trie};
 use dockopt_proto::pb;
 
@@ -42,6 +42,12 @@ pub enum LlbError {
     /// A target's base has no resolved config.
     #[error("base image `{0}` was not resolved")]
     UnresolvedBase(String),
+    /// A step reads a target the manifest does not have.
+    #[error("no stage is named `{0}`")]
+    UnknownStage(String),
+    /// A stage reads itself (the manifest rejects this; here it is an error, not a hang).
+    #[error("stages on base `{0}` read each other in a cycle")]
+    StageCycle(String),
     /// A `copy` with several sources needs a directory destination.
     #[error(
         "step `{step}`: copying several sources needs a destination ending in `/`, found `{dest}`"
@@ -128,37 +134,113 @@ pub fn build(
     options: &BuildOptions,
 ) -> Result<Built, LlbError> {
     let trie = Trie::build(&manifest.problem(), &plan.orders);
-    let mut graph = Graph::new();
-    let mut nodes: Vec<Option<Output>> = Vec::with_capacity(trie.nodes.len());
-    let mut context: Option<Output> = None;
-    for node in &trie.nodes {
-        if let Some(only) = &options.targets
+    // The wanted targets and the stages they read (a stage's path is an input of its readers).
+    let wanted: Option<Vec<usize>> = options.targets.as_ref().map(|only| {
+        let mut w: Vec<usize> = only
+            .iter()
+            .flat_map(|&t| std::iter::once(t).chain(manifest.stage_closure(t)))
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    });
+    // `squash: true`: the nodes of each merged layer are emitted as one op, at its last node.
+    let mut merged_into: Vec<Option<usize>> = vec![None; trie.nodes.len()];
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for t in (0..manifest.targets.len()).filter(|&t| manifest.targets[t].squash) {
+        for layer in manifest.layers(&trie, t) {
+            if let [first @ .., last] = layer.as_slice()
+                && !first.is_empty()
+            {
+                for &n in first {
+                    merged_into[n] = Some(*last);
+                }
+                groups.insert(*last, layer.clone());
+            }
+        }
+    }
+    let mut e = Emitter {
+        manifest,
+        trie: &trie,
+        bases,
+        options,
+        graph: Graph::new(),
+        nodes: vec![None; trie.nodes.len()],
+        busy: vec![false; trie.nodes.len()],
+        context: None,
+        merged_into,
+        groups,
+    };
+    // Trie order; a node that reads a stage emits the stage's path first.
+    for (i, node) in trie.nodes.iter().enumerate() {
+        if let Some(only) = &wanted
             && !node.targets.iter().any(|t| only.contains(t))
         {
-            nodes.push(None);
             continue;
         }
-        let base = bases
+        e.emit(i)?;
+    }
+    let leaves = trie.leaf_of.iter().map(|&n| e.nodes[n].clone()).collect();
+    Ok(Built {
+        graph: e.graph,
+        leaves,
+        nodes: e.nodes,
+    })
+}
+
+/// The state of one [`build`]: ops emitted so far, per trie node.
+struct Emitter<'a> {
+    manifest: &'a Manifest,
+    trie: &'a Trie,
+    bases: &'a BTreeMap<String, BaseConfig>,
+    options: &'a BuildOptions,
+    graph: Graph,
+    nodes: Vec<Option<Output>>,
+    /// Nodes being emitted (a stage read in a cycle, which the manifest rejects, ends here).
+    busy: Vec<bool>,
+    context: Option<Output>,
+    /// Per node inside a squashed layer (not its last), the layer's last node.
+    merged_into: Vec<Option<usize>>,
+    /// Per last node of a squashed layer, the layer's nodes in order.
+    groups: BTreeMap<usize, Vec<usize>>,
+}
+
+impl Emitter<'_> {
+    /// The output of trie node `i`, emitting it (and what it needs) first if not yet done.
+    fn emit(&mut self, i: usize) -> Result<Output, LlbError> {
+        if let Some(out) = &self.nodes[i] {
+            return Ok(out.clone());
+        }
+        if let Some(last) = self.merged_into[i] {
+            let out = self.emit(last)?;
+            self.nodes[i] = Some(out.clone());
+            return Ok(out);
+        }
+        if let Some(group) = self.groups.get(&i).cloned() {
+            return self.emit_squashed(i, &group);
+        }
+        let node = &self.trie.nodes[i];
+        if std::mem::replace(&mut self.busy[i], true) {
+            return Err(LlbError::StageCycle(node.base.clone()));
+        }
+        let base = self
+            .bases
             .get(&node.base)
             .ok_or_else(|| LlbError::UnresolvedBase(node.base.clone()))?;
+        let options = self.options;
         let out = match (node.step, node.parent) {
             (Some(step_id), Some(parent)) => {
+                let manifest = self.manifest;
                 let step = &manifest.steps[step_id];
-                let parent = nodes[parent]
-                    .clone()
-                    .ok_or_else(|| LlbError::UnresolvedBase(node.base.clone()))?;
+                let parent = self.emit(parent)?;
                 let name = step_name(manifest, step, &node.targets);
                 match &step.action {
-                    Action::Run(cmd) => graph.add(
-                        &exec_op(step, cmd, base, &parent, options.network),
-                        Some(metadata(name, options.no_cache)),
-                    ),
+                    Action::Run(cmd) => self.run_op(step, cmd, base, &parent, name)?,
                     Action::Copy(copy) => {
-                        let source = match &copy.from {
-                            Some(image) => image_source(&mut graph, image),
-                            None => context
-                                .get_or_insert_with(|| context_source(&mut graph, options))
-                                .clone(),
+                        let source = match (&copy.stage, &copy.from) {
+                            (Some(stage), _) => self.stage(stage)?,
+                            (None, Some(image)) => image_source(&mut self.graph, image),
+                            (None, None) => self.context(),
                         };
                         let cwd = step
                             .context
@@ -172,7 +254,7 @@ pub fn build(
                                 dest: copy.dest.clone(),
                             });
                         }
-                        graph.add(
+                        self.graph.add(
                             &copy_op(&copy.src, &dest, &parent, &source),
                             Some(metadata(name, options.no_cache)),
                         )
@@ -188,17 +270,102 @@ pub fn build(
                     })),
                     ..Default::default()
                 };
-                graph.add(&op, Some(metadata(name, false)))
+                self.graph.add(&op, Some(metadata(name, false)))
             }
         };
-        nodes.push(Some(out));
+        self.nodes[i] = Some(out.clone());
+        Ok(out)
     }
-    let leaves = trie.leaf_of.iter().map(|&n| nodes[n].clone()).collect();
-    Ok(Built {
-        graph,
-        leaves,
-        nodes,
-    })
+
+    /// An exec of `step` running `cmd` on `parent`, its mounts' sources emitted first.
+    fn run_op(
+        &mut self,
+        step: &Step,
+        cmd: &RunCommand,
+        base: &BaseConfig,
+        parent: &Output,
+        name: String,
+    ) -> Result<Output, LlbError> {
+        let mut sources = Vec::with_capacity(step.context.mounts.len());
+        for m in &step.context.mounts {
+            sources.push(match m {
+                Mount::Bind { stage: Some(s), .. } => Some(self.stage(s)?),
+                Mount::Bind { stage: None, .. } => Some(self.context()),
+                _ => None,
+            });
+        }
+        let op = exec_op(step, cmd, base, parent, &sources, self.options.network);
+        Ok(self
+            .graph
+            .add(&op, Some(metadata(name, self.options.no_cache))))
+    }
+
+    /// One exec for a squashed layer (shell-form runs with one context, see
+    /// [`Manifest::layers`]): each command in a subshell, the next only if it succeeded, as
+    /// separate `RUN`s would; its output stands for every node of the layer.
+    fn emit_squashed(&mut self, last: usize, group: &[usize]) -> Result<Output, LlbError> {
+        let manifest = self.manifest;
+        let trie = self.trie;
+        let first = &trie.nodes[group[0]];
+        if std::mem::replace(&mut self.busy[last], true) {
+            return Err(LlbError::StageCycle(first.base.clone()));
+        }
+        let (Some(parent), Some(first_step)) = (first.parent, first.step) else {
+            return Err(LlbError::UnresolvedBase(first.base.clone()));
+        };
+        let base = self
+            .bases
+            .get(&first.base)
+            .ok_or_else(|| LlbError::UnresolvedBase(first.base.clone()))?;
+        let parent = self.emit(parent)?;
+        let commands: Vec<String> = group
+            .iter()
+            .filter_map(|&n| trie.nodes[n].step)
+            .map(|s| match &manifest.steps[s].action {
+                Action::Run(RunCommand::Shell(c)) => format!("({c})"),
+                other => format!("({other:?})"),
+            })
+            .collect();
+        let template = &manifest.steps[first_step];
+        let step = Step {
+            name: None,
+            action: Action::Run(RunCommand::Shell(commands.join(" && "))),
+            context: template.context.clone(),
+            time: 0.0,
+            span: template.span,
+        };
+        let Action::Run(cmd) = &step.action else {
+            return Err(LlbError::UnresolvedBase(first.base.clone()));
+        };
+        let name = step_name(manifest, &step, &trie.nodes[last].targets);
+        let out = self.run_op(&step, cmd, base, &parent, name)?;
+        for &n in group {
+            self.nodes[n] = Some(out.clone());
+        }
+        Ok(out)
+    }
+
+    /// The final filesystem of the target named `name` (a stage), emitted if not yet done.
+    fn stage(&mut self, name: &str) -> Result<Output, LlbError> {
+        let t = self
+            .manifest
+            .targets
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| LlbError::UnknownStage(name.to_owned()))?;
+        let leaf = self.trie.leaf_of[t];
+        self.emit(leaf)
+    }
+
+    /// The build context's source op, added on first use.
+    fn context(&mut self) -> Output {
+        if let Some(c) = &self.context {
+            return c.clone();
+        }
+        let c = context_source(&mut self.graph, self.options);
+        self.context = Some(c.clone());
+        c
+    }
 }
 
 fn exec_op(
@@ -206,6 +373,7 @@ fn exec_op(
     cmd: &RunCommand,
     base: &BaseConfig,
     parent: &Output,
+    sources: &[Option<Output>],
     network: pb::NetMode,
 ) -> pb::Op {
     let args = match cmd {
@@ -222,8 +390,37 @@ fn exec_op(
         .as_deref()
         .map_or_else(|| base.workdir(), |w| resolve(&base.workdir(), w));
     let user = step.context.user.clone().unwrap_or_else(|| base.user());
+    let mut inputs = vec![input(parent)];
+    let mut mounts = vec![pb::Mount {
+        input: 0,
+        dest: "/".into(),
+        output: 0,
+        ..Default::default()
+    }];
+    let mut extra: Vec<pb::Mount> = step
+        .context
+        .mounts
+        .iter()
+        .zip(sources)
+        .map(|(m, source)| {
+            let source = source.as_ref().map(|o| {
+                let wanted = input(o);
+                match inputs.iter().position(|i| *i == wanted) {
+                    Some(k) => k as i64,
+                    None => {
+                        inputs.push(wanted);
+                        (inputs.len() - 1) as i64
+                    }
+                }
+            });
+            exec_mount(m, &cwd, source)
+        })
+        .collect();
+    // Sorted by destination, as BuildKit's Go client marshals them; the root stays first.
+    extra.sort_by(|a, b| a.dest.cmp(&b.dest));
+    mounts.extend(extra);
     pb::Op {
-        inputs: vec![input(parent)],
+        inputs,
         op: Some(pb::op::Op::Exec(pb::ExecOp {
             meta: Some(pb::Meta {
                 args,
@@ -231,16 +428,74 @@ fn exec_op(
                 cwd,
                 user,
             }),
-            mounts: vec![pb::Mount {
-                input: 0,
-                dest: "/".into(),
-                output: 0,
-                ..Default::default()
-            }],
+            mounts,
             network: network as i32,
             security: pb::SecurityMode::Sandbox as i32,
         })),
         ..Default::default()
+    }
+}
+
+/// One `RUN --mount` as BuildKit's ExecOp holds it. Nothing but the root mount has an output
+/// (`-1`): cache, tmpfs and secret mounts are never part of the step's result, and a writable
+/// bind mount's writes are thrown away (cap `exec.mount.bind.readwrite-nooutput`).
+fn exec_mount(m: &Mount, cwd: &str, source: Option<i64>) -> pb::Mount {
+    let dest = resolve(cwd, &m.target());
+    match m {
+        Mount::Cache { id, sharing, .. } => pb::Mount {
+            input: -1,
+            output: -1,
+            mount_type: pb::MountType::Cache as i32,
+            cache_opt: Some(pb::CacheOpt {
+                id: id.clone().unwrap_or_else(|| dest.clone()),
+                sharing: match sharing {
+                    CacheSharing::Shared => pb::CacheSharingOpt::Shared,
+                    CacheSharing::Private => pb::CacheSharingOpt::Private,
+                    CacheSharing::Locked => pb::CacheSharingOpt::Locked,
+                } as i32,
+            }),
+            dest,
+            ..Default::default()
+        },
+        Mount::Secret { id, required, .. } => pb::Mount {
+            input: -1,
+            output: -1,
+            mount_type: pb::MountType::Secret as i32,
+            secret_opt: Some(pb::SecretOpt {
+                id: id.clone(),
+                uid: 0,
+                gid: 0,
+                mode: 0o400,
+                optional: !required,
+            }),
+            dest,
+            ..Default::default()
+        },
+        Mount::Bind {
+            source: path, rw, ..
+        } => pb::Mount {
+            input: source.unwrap_or(-1),
+            selector: path
+                .as_deref()
+                .map(|p| resolve("/", p))
+                .filter(|p| p != "/")
+                .unwrap_or_default(),
+            output: -1,
+            readonly: !rw,
+            mount_type: pb::MountType::Bind as i32,
+            dest,
+            ..Default::default()
+        },
+        Mount::Tmpfs { size, .. } => pb::Mount {
+            input: -1,
+            output: -1,
+            mount_type: pb::MountType::Tmpfs as i32,
+            tmpfs_opt: size.map(|b| pb::TmpfsOpt {
+                size: i64::try_from(b).unwrap_or(i64::MAX),
+            }),
+            dest,
+            ..Default::default()
+        },
     }
 }
 

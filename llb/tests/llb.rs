@@ -297,6 +297,7 @@ fn history_has_one_entry_per_layer_then_the_config_settings() {
     let t = m.target_index("ta").expect("ta");
     let steps: Vec<&dockopt_manifest::Step> = plan.orders[t].iter().map(|&s| &m.steps[s]).collect();
     assert!(!steps.is_empty());
+    let layers: Vec<Vec<&dockopt_manifest::Step>> = steps.iter().map(|&s| vec![s]).collect();
     // A base with two layers and one history entry: padded so its layers pair with its own.
     let base = BaseConfig {
         reference: "busybox@sha256:1".into(),
@@ -309,7 +310,7 @@ fn history_has_one_entry_per_layer_then_the_config_settings() {
     let cfg: serde_json::Value = serde_json::from_slice(&final_config(
         &base,
         &m.targets[t],
-        &steps,
+        &layers,
         &BTreeMap::new(),
         ("linux", "amd64"),
     ))
@@ -345,4 +346,193 @@ fn history_has_one_entry_per_layer_then_the_config_settings() {
         "{last}"
     );
     assert!(history.iter().all(|h| h.get("created").is_none()));
+}
+
+const STAGED: &str = "\
+version: 1
+defaults: {from: busybox}
+targets:
+  zbuild:
+    stage: true
+    steps: [{run: 'mkdir /out && echo hi > /out/hi'}]
+  a:
+    steps:
+      - {copy: {from: zbuild, src: [/out/hi], dest: /hi}}
+      - run: make
+        mounts:
+          - {type: tmpfs, target: /t, size: 1k}
+          - {type: cache, target: cache, sharing: private}
+          - {type: secret, id: token}
+          - {type: bind, from: zbuild, source: out, target: /in}
+          - {type: bind, target: /ctx, rw: true}
+  b:
+    steps: [{copy: {from: zbuild, src: [/out/hi], dest: /hi}}]
+";
+
+fn staged() -> (Manifest, Plan, BTreeMap<String, BaseConfig>) {
+    let m = dockopt_manifest::parse("m.yaml", STAGED, &BTreeMap::new()).expect("valid");
+    let plan = dockopt_planner::solve(&m.problem(), &Options::default()).expect("plan");
+    let (_, _, bases) = setup();
+    (m, plan, bases)
+}
+
+#[test]
+fn a_stage_copy_reads_the_stage_leaf_even_when_only_a_reader_is_emitted() {
+    let (m, plan, bases) = staged();
+    let stage = m.target_index("zbuild").expect("stage");
+    let a = m.target_index("a").expect("a");
+    let b = m.target_index("b").expect("b");
+    let all = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let leaf = all.leaves[stage].clone().expect("stage leaf");
+    // Only `b` asked for: the stage's path is emitted as the copy's second input.
+    let only_b = build(
+        &m,
+        &plan,
+        &bases,
+        &BuildOptions {
+            targets: Some(vec![b]),
+            ..BuildOptions::default()
+        },
+    )
+    .expect("builds");
+    assert_eq!(only_b.leaves[b], all.leaves[b], "same bytes either way");
+    assert_eq!(only_b.leaves[stage], Some(leaf.clone()));
+    assert_eq!(only_b.leaves[a], None);
+    let def = only_b
+        .graph
+        .definition(only_b.leaves[b].as_ref().expect("b"));
+    let decoded = ops(&def);
+    let copy = &decoded[decoded.len() - 2];
+    let Some(pb::op::Op::File(f)) = &copy.op else {
+        panic!("a FileOp: {copy:?}")
+    };
+    assert_eq!(copy.inputs[1].digest, leaf.digest);
+    assert_eq!(f.actions[0].secondary_input, 1);
+    // The copy is one op shared by a and b (same parent, same stage).
+    let def_a = all.graph.definition(all.leaves[a].as_ref().expect("a"));
+    assert!(def_a.def.contains(&def.def[def.def.len() - 2]));
+}
+
+#[test]
+fn run_mounts_are_exec_mounts_with_no_output_and_the_secret_by_id() {
+    let (m, plan, bases) = staged();
+    let a = m.target_index("a").expect("a");
+    let stage = m.target_index("zbuild").expect("stage");
+    let built = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let def = built.graph.definition(built.leaves[a].as_ref().expect("a"));
+    let decoded = ops(&def);
+    let exec = decoded
+        .iter()
+        .find_map(|op| match &op.op {
+            Some(pb::op::Op::Exec(e)) if e.meta.as_ref().is_some_and(|m| m.args[2] == "make") => {
+                Some((op, e))
+            }
+            _ => None,
+        })
+        .expect("the make exec");
+    let (op, e) = exec;
+    let dests: Vec<&str> = e.mounts.iter().map(|m| m.dest.as_str()).collect();
+    // Root first, then by destination; a relative target is under the working directory.
+    assert_eq!(
+        dests,
+        ["/", "/ctx", "/in", "/run/secrets/token", "/t", "/w/cache"]
+    );
+    assert_eq!(e.mounts[0].output, 0);
+    assert!(e.mounts[1..].iter().all(|m| m.output == -1));
+    let by = |d: &str| e.mounts.iter().find(|m| m.dest == d).expect("mount");
+    let cache = by("/w/cache");
+    assert_eq!(cache.mount_type, pb::MountType::Cache as i32);
+    assert_eq!(
+        cache.cache_opt,
+        Some(pb::CacheOpt {
+            id: "/w/cache".into(),
+            sharing: pb::CacheSharingOpt::Private as i32
+        })
+    );
+    let secret = by("/run/secrets/token");
+    assert_eq!(secret.input, -1);
+    assert_eq!(
+        secret.secret_opt,
+        Some(pb::SecretOpt {
+            id: "token".into(),
+            uid: 0,
+            gid: 0,
+            mode: 0o400,
+            optional: true
+        })
+    );
+    assert_eq!(by("/t").tmpfs_opt, Some(pb::TmpfsOpt { size: 1024 }));
+    // Bind mounts: the stage leaf and the context are inputs; `rw` only lifts read-only.
+    let bind = by("/in");
+    assert_eq!(
+        op.inputs[bind.input as usize].digest,
+        built.leaves[stage].as_ref().expect("leaf").digest
+    );
+    assert_eq!(bind.selector, "/out");
+    assert!(bind.readonly);
+    let ctx = by("/ctx");
+    assert!(!ctx.readonly);
+    assert_eq!(ctx.mount_type, pb::MountType::Bind as i32);
+    assert_eq!(op.inputs.len(), 3, "parent, stage, context");
+    // Deterministic: the same manifest gives the same bytes.
+    let again = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let def2 = again.graph.definition(again.leaves[a].as_ref().expect("a"));
+    assert_eq!(def.encode_to_vec(), def2.encode_to_vec());
+}
+
+const SQUASHED: &str = "\
+version: 1
+defaults: {from: busybox}
+steps:
+  p: {run: mkdir /t, time: 10}
+  a1: {run: echo a1 > /t/a1, after: [p]}
+  a2: {run: echo a2 > /t/a2, after: [a1]}
+  a3: {run: echo a3 > /t/a3, after: [a2], env: {X: '1'}}
+targets:
+  a: {steps: [p, a1, a2, a3], squash: true}
+  b: {steps: [p]}
+";
+
+#[test]
+fn squash_merges_own_runs_of_one_context_and_leaves_shared_ops_alone() {
+    let m = dockopt_manifest::parse("m.yaml", SQUASHED, &BTreeMap::new()).expect("valid");
+    let plan = dockopt_planner::solve(&m.problem(), &Options::default()).expect("plan");
+    let trie = Trie::build(&m.problem(), &plan.orders);
+    let a = m.target_index("a").expect("a");
+    let b = m.target_index("b").expect("b");
+    // The shared `p`, then a1 and a2 as one layer, then a3 (another env) on its own.
+    let layers = m.layers(&trie, a);
+    let sizes: Vec<usize> = layers.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [1, 2, 1]);
+    assert_eq!(m.layers(&trie, b).len(), 1);
+    let (_, _, bases) = setup();
+    let built = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let def = built.graph.definition(built.leaves[a].as_ref().expect("a"));
+    let decoded = ops(&def);
+    let commands: Vec<String> = decoded
+        .iter()
+        .filter_map(|op| match &op.op {
+            Some(pb::op::Op::Exec(e)) => e.meta.as_ref().map(|m| m.args[2].clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "mkdir /t",
+            "(echo a1 > /t/a1) && (echo a2 > /t/a2)",
+            "echo a3 > /t/a3"
+        ]
+    );
+    // Without squash: one op per step, and the shared op and `b` are the same bytes.
+    let plain_text = SQUASHED.replace(", squash: true", "");
+    let plain = dockopt_manifest::parse("m.yaml", &plain_text, &BTreeMap::new()).expect("valid");
+    let plain_plan = dockopt_planner::solve(&plain.problem(), &Options::default()).expect("plan");
+    let unsquashed = build(&plain, &plain_plan, &bases, &BuildOptions::default()).expect("builds");
+    assert_eq!(unsquashed.leaves[b], built.leaves[b]);
+    let plain_def = unsquashed
+        .graph
+        .definition(unsquashed.leaves[a].as_ref().expect("a"));
+    assert_eq!(plain_def.def.len(), def.def.len() + 1);
+    assert_eq!(plain_def.def[..2], def.def[..2], "base and p unchanged");
 }

@@ -14,12 +14,14 @@ pub mod image_ref;
 mod lower;
 mod model;
 mod parse;
+mod squash;
 mod subst;
 mod suggest;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
 pub use model::{
-    Action, Arg, Copy, Healthcheck, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
+    Action, Arg, CacheSharing, Copy, Healthcheck, ImageConfig, Manifest, Mount, RunCommand, Step,
+    StepContext, Target,
 };
 pub use parse::{DEFAULT_LAYER_LIMIT, DOCKER_LAYER_LIMIT, parse};
 pub use suggest::did_you_mean;

@@ -25,6 +25,8 @@ pub struct Manifest {
     pub targets: Vec<Target>,
     /// `(a, b)`: step `a` runs before step `b` wherever both appear (as declared, not closed).
     pub after: Vec<(usize, usize)>,
+    /// Layers a target may add (`layers:`, default [`crate::DEFAULT_LAYER_LIMIT`]); 0: no budget.
+    pub layer_limit: usize,
 }
 
 /// A declared arg (`args:`), for tools that list them.
@@ -78,8 +80,13 @@ pub struct Copy {
     pub src: Vec<String>,
     /// Destination path in the image.
     pub dest: String,
-    /// Where the sources come from: `None` for the build context, else an image reference.
+    /// An image the sources come from (fully qualified); `None` for the build context or a
+    /// stage.
     pub from: Option<String>,
+    /// The target (usually a `stage: true` one) whose final filesystem the sources come from.
+    /// The step is the same step wherever the same stage is copied from; the stage's content is
+    /// part of its key (`dockopt_project::step_key`), not of the manifest's interning.
+    pub stage: Option<String>,
 }
 
 /// Environment, working directory and user a step runs with.
@@ -91,6 +98,160 @@ pub struct StepContext {
     pub workdir: Option<String>,
     /// User, when not the base image's.
     pub user: Option<String>,
+    /// Mounts a `run` step's command sees (`RUN --mount`), in the order written; empty for
+    /// copies. Part of the step's identity: BuildKit's op (and so its cache key) holds them.
+    pub mounts: Vec<Mount>,
+}
+
+/// A mount of a `run` step, as `RUN --mount=type=…` writes it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mount {
+    /// A persistent cache directory, kept by the engine across builds (never in the image).
+    Cache {
+        /// Where the command sees it.
+        target: String,
+        /// The cache's id (default: the target path, as Docker does).
+        id: Option<String>,
+        /// How concurrent builds share it.
+        sharing: CacheSharing,
+    },
+    /// A secret the client supplies at solve time (`docker build --secret id=…`): only its id
+    /// is in the manifest, the LLB and the step key.
+    Secret {
+        /// The id the client supplies it under.
+        id: String,
+        /// Where the command reads it (default: `/run/secrets/ID`).
+        target: Option<String>,
+        /// The build fails when the client does not supply it (default: it is optional).
+        required: bool,
+    },
+    /// Files of the build context or of a stage, mounted for the command only.
+    Bind {
+        /// Where the command sees them.
+        target: String,
+        /// The path inside the source (default: its root).
+        source: Option<String>,
+        /// The target (stage) whose final filesystem is mounted; `None` for the build context.
+        stage: Option<String>,
+        /// Writes allowed (and thrown away after the command); read-only by default.
+        rw: bool,
+    },
+    /// An empty in-memory filesystem for the command only.
+    Tmpfs {
+        /// Where the command sees it.
+        target: String,
+        /// Its size limit in bytes (`None`: the engine's default).
+        size: Option<u64>,
+    },
+}
+
+/// `sharing:` of a cache mount, BuildKit's `CacheSharingOpt`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CacheSharing {
+    /// Concurrent builds use it at once (Docker's default).
+    #[default]
+    Shared,
+    /// A concurrent build gets its own empty copy.
+    Private,
+    /// A concurrent build waits until it is free.
+    Locked,
+}
+
+impl CacheSharing {
+    /// The word the manifest and the Dockerfile use.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheSharing::Shared => "shared",
+            CacheSharing::Private => "private",
+            CacheSharing::Locked => "locked",
+        }
+    }
+}
+
+impl Mount {
+    /// The path the command sees the mount at, as written (relative paths are under the
+    /// step's working directory).
+    #[must_use]
+    pub fn target(&self) -> String {
+        match self {
+            Mount::Cache { target, .. }
+            | Mount::Bind { target, .. }
+            | Mount::Tmpfs { target, .. } => target.clone(),
+            Mount::Secret { id, target, .. } => target
+                .clone()
+                .unwrap_or_else(|| format!("/run/secrets/{id}")),
+        }
+    }
+
+    /// The stage the mount reads, if any.
+    #[must_use]
+    pub fn stage(&self) -> Option<&str> {
+        match self {
+            Mount::Bind { stage, .. } => stage.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The mount as a Dockerfile's `--mount=` flag writes it (without `--mount=`).
+    #[must_use]
+    pub fn flag(&self) -> String {
+        match self {
+            Mount::Cache {
+                target,
+                id,
+                sharing,
+            } => {
+                let mut s = format!("type=cache,target={target}");
+                if let Some(id) = id {
+                    s.push_str(&format!(",id={id}"));
+                }
+                if *sharing != CacheSharing::Shared {
+                    s.push_str(&format!(",sharing={}", sharing.as_str()));
+                }
+                s
+            }
+            Mount::Secret {
+                id,
+                target,
+                required,
+            } => {
+                let mut s = format!("type=secret,id={id}");
+                if let Some(t) = target {
+                    s.push_str(&format!(",target={t}"));
+                }
+                if *required {
+                    s.push_str(",required=true");
+                }
+                s
+            }
+            Mount::Bind {
+                target,
+                source,
+                stage,
+                rw,
+            } => {
+                let mut s = format!("type=bind,target={target}");
+                if let Some(src) = source {
+                    s.push_str(&format!(",source={src}"));
+                }
+                if let Some(st) = stage {
+                    s.push_str(&format!(",from={st}"));
+                }
+                if *rw {
+                    s.push_str(",rw");
+                }
+                s
+            }
+            Mount::Tmpfs { target, size } => {
+                let mut s = format!("type=tmpfs,target={target}");
+                if let Some(n) = size {
+                    s.push_str(&format!(",size={n}"));
+                }
+                s
+            }
+        }
+    }
 }
 
 /// One build target (a variant image).
@@ -112,6 +273,12 @@ pub struct Target {
     pub config: ImageConfig,
     /// Tags to give the built image.
     pub tags: Vec<String>,
+    /// A build stage (`stage: true`): planned and shared like any target, built only as the
+    /// source of other targets' `copy: {from: STAGE}` (or bind mounts), never tagged.
+    pub stage: bool,
+    /// `squash: true`: consecutive steps only this target runs are merged into one layer where
+    /// one op can hold them ([`Manifest::layers`]); its layer budget is checked on the plan.
+    pub squash: bool,
 }
 
 /// Image config a target sets on its final image (merged over the base image's).
@@ -172,14 +339,34 @@ impl Step {
             }
         }
     }
+
+    /// The targets (stages) this step reads: a copy's `from` and bind mounts' `from`.
+    #[must_use]
+    pub fn stages(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        if let Action::Copy(c) = &self.action
+            && let Some(s) = &c.stage
+        {
+            out.push(s);
+        }
+        for m in &self.context.mounts {
+            if let Some(s) = m.stage()
+                && !out.contains(&s)
+            {
+                out.push(s);
+            }
+        }
+        out
+    }
 }
 
 impl Copy {
     /// `--from=IMAGE ` as a Dockerfile writes it, or nothing for the build context.
     #[must_use]
     pub fn from_flag(&self) -> String {
-        self.from
+        self.stage
             .as_ref()
+            .or(self.from.as_ref())
             .map(|f| format!("--from={f} "))
             .unwrap_or_default()
     }
@@ -196,6 +383,39 @@ impl Manifest {
     #[must_use]
     pub fn target_names(&self) -> Vec<&str> {
         self.targets.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// Indexes of the targets that are built and tagged on their own (not stages), in
+    /// manifest order.
+    #[must_use]
+    pub fn variants(&self) -> Vec<usize> {
+        (0..self.targets.len())
+            .filter(|&t| !self.targets[t].stage)
+            .collect()
+    }
+
+    /// The targets `t` needs built first (stages it copies or mounts from, and theirs), each
+    /// once, sorted; `t` itself is not included.
+    #[must_use]
+    pub fn stage_closure(&self, t: usize) -> Vec<usize> {
+        let mut seen = vec![false; self.targets.len()];
+        let mut stack = vec![t];
+        while let Some(x) = stack.pop() {
+            let Some(target) = self.targets.get(x) else {
+                continue;
+            };
+            for &s in target.steps.iter().chain(&target.finally) {
+                for name in self.steps[s].stages() {
+                    if let Some(i) = self.targets.iter().position(|y| y.name == name)
+                        && !std::mem::replace(&mut seen[i], true)
+                    {
+                        stack.push(i);
+                    }
+                }
+            }
+        }
+        seen[t] = false;
+        (0..self.targets.len()).filter(|&i| seen[i]).collect()
     }
 
     /// The index of the target named `name` (`--target`), or a message naming the file with

@@ -8,7 +8,8 @@ use marked_yaml::{LoadError, LoaderOptions, Node};
 use crate::diagnostic::{Diagnostic, Diagnostics, Span};
 use crate::image_ref;
 use crate::model::{
-    Action, Arg, Copy, Healthcheck, ImageConfig, Manifest, RunCommand, Step, StepContext, Target,
+    Action, Arg, CacheSharing, Copy, Healthcheck, ImageConfig, Manifest, Mount, RunCommand, Step,
+    StepContext, Target,
 };
 use crate::subst::{Mode, SubstError, substitute_noting};
 use crate::suggest::did_you_mean;
@@ -25,10 +26,13 @@ const DEFAULTS_KEYS: &[&str] = &["from"];
 /// far from overflow, and anything longer is a typo.
 const MAX_TIME: f64 = 31_536_000.0;
 
-const STEP_KEYS: &[&str] = &["run", "copy", "time", "after", "env", "workdir", "user"];
-const INLINE_STEP_KEYS: &[&str] = &[
-    "name", "run", "copy", "time", "after", "env", "workdir", "user",
+const STEP_KEYS: &[&str] = &[
+    "run", "copy", "time", "after", "env", "workdir", "user", "mounts",
 ];
+const INLINE_STEP_KEYS: &[&str] = &[
+    "name", "run", "copy", "time", "after", "env", "workdir", "user", "mounts",
+];
+const MOUNT_TYPES: &[&str] = &["cache", "secret", "bind", "tmpfs"];
 const COPY_KEYS: &[&str] = &["src", "dest", "from"];
 const TARGET_KEYS: &[&str] = &[
     "from",
@@ -47,6 +51,8 @@ const TARGET_KEYS: &[&str] = &[
     "volumes",
     "stop_signal",
     "healthcheck",
+    "stage",
+    "squash",
 ];
 const HEALTHCHECK_KEYS: &[&str] = &["test", "interval", "timeout", "start_period", "retries"];
 
@@ -59,6 +65,8 @@ struct Decl {
     key: StepKey,
     time: Option<f64>,
     after: Vec<(String, Span, String)>,
+    /// Targets it reads (`copy: {from: STAGE}`, bind mounts): name, place of the name, field.
+    stages: Vec<(String, Span, String)>,
     span: Span,
     field: String,
 }
@@ -84,6 +92,8 @@ struct RawTarget {
     finally: Vec<Entry>,
     config: ImageConfig,
     tags: Vec<String>,
+    stage: bool,
+    squash: bool,
 }
 
 /// Parses and validates a manifest.
@@ -104,6 +114,8 @@ pub fn parse(
         name_lookup: BTreeMap::new(),
         broken_steps: BTreeSet::new(),
         broken_defaults: false,
+        stage_refs: Vec::new(),
+        layer_limit: DEFAULT_LAYER_LIMIT,
     };
     let manifest = p.manifest(file, text, build_args);
     match manifest {
@@ -139,6 +151,10 @@ struct Parser {
     broken_steps: BTreeSet<String>,
     /// `defaults:` had errors: targets without `from` are not errors of their own.
     broken_defaults: bool,
+    /// Stage names read by the step being parsed (moved into its [`Decl`]).
+    stage_refs: Vec<(String, Span, String)>,
+    /// `layers:` as read (0: no budget).
+    layer_limit: usize,
 }
 
 fn describe(node: &Node) -> &'static str {
@@ -366,18 +382,43 @@ impl Parser {
             Some(node) => {
                 let s = self.scalar(node, "default", "a target name")?;
                 let name = s.as_str().to_owned();
-                if !targets.iter().any(|t: &RawTarget| t.name == name) {
-                    let help = did_you_mean(&name, targets.iter().map(|t| t.name.as_str()));
-                    self.error(
+                match targets.iter().find(|t: &&RawTarget| t.name == name) {
+                    None => {
+                        let help = did_you_mean(&name, targets.iter().map(|t| t.name.as_str()));
+                        self.error(
+                            Span::of(s.span()),
+                            "default",
+                            format!("no target is named `{name}`"),
+                            help,
+                        );
+                    }
+                    Some(t) if t.stage => self.error(
                         Span::of(s.span()),
                         "default",
-                        format!("no target is named `{name}`"),
-                        help,
-                    );
+                        format!("target `{name}` is a stage: it is not built on its own"),
+                        None,
+                    ),
+                    Some(_) => {}
                 }
                 Some(name)
             }
-            None => first_target,
+            None => match targets.iter().find(|t| !t.stage) {
+                Some(t) => Some(t.name.clone()),
+                None if targets.is_empty() => first_target,
+                None => {
+                    let at = top
+                        .iter()
+                        .find(|(k, _)| k.as_str() == "targets")
+                        .map_or_else(|| Span::of(top.span()), |(k, _)| Span::of(k.span()));
+                    self.error(
+                        at,
+                        "targets",
+                        "every target is a stage (`stage: true`): there is nothing to build",
+                        None,
+                    );
+                    first_target
+                }
+            },
         };
 
         let listed: BTreeSet<&str> = targets
@@ -430,10 +471,13 @@ impl Parser {
                 finally,
                 config: t.config,
                 tags: t.tags,
+                stage: t.stage,
+                squash: t.squash,
             });
         }
         out_targets.sort_by(|a, b| a.name.cmp(&b.name));
         self.check_order(&steps, &after, &out_targets, &decls);
+        self.check_stages(&steps, &out_targets, &decls, &ids);
         self.check_layers(top, &out_targets);
         if !self.errors.is_empty() {
             return None;
@@ -448,6 +492,7 @@ impl Parser {
             steps,
             targets: out_targets,
             after,
+            layer_limit: self.layer_limit,
         })
     }
 
@@ -635,6 +680,7 @@ impl Parser {
     ) -> Option<Decl> {
         let span = name.map_or_else(|| Span::of(node.span()), |n| Span::of(n.span()));
         let mut decl_name = name.map(|n| n.as_str().to_owned());
+        self.stage_refs.clear();
         if let Node::Scalar(s) = node
             && !inline
         {
@@ -645,6 +691,7 @@ impl Parser {
                 key: (Action::Run(RunCommand::Shell(text)), StepContext::default()),
                 time: None,
                 after: Vec::new(),
+                stages: Vec::new(),
                 span,
                 field: field.to_owned(),
             });
@@ -736,11 +783,25 @@ impl Parser {
                     .and_then(|s| self.subst(s, &f, Mode::Shell));
             }
         }
+        if let Some(n) = map.get_node("mounts") {
+            let f = join(field, "mounts");
+            if matches!(action, Some(Action::Copy(_))) {
+                self.error(
+                    Span::of(n.span()),
+                    &f,
+                    "`mounts` belong to `run` steps (a copy runs no command)",
+                    None,
+                );
+            } else {
+                context.mounts = self.mounts(n, &f);
+            }
+        }
         Some(Decl {
             name: decl_name,
             key: (action?, context),
             time,
             after,
+            stages: std::mem::take(&mut self.stage_refs),
             span,
             field: field.to_owned(),
         })
@@ -846,22 +907,261 @@ impl Parser {
                 None
             }
         };
-        let from = match map.get_node("from") {
-            Some(n) => {
-                let f = join(field, "from");
-                Some(
-                    self.scalar(n, &f, "an image reference")
-                        .and_then(|s| self.image(s, &f))?
-                        .1,
-                )
+        let (mut from, mut stage) = (None, None);
+        if let Some(n) = map.get_node("from") {
+            let f = join(field, "from");
+            let s = self.scalar(n, &f, "a stage name or an image reference")?;
+            let value = self.subst(s, &f, Mode::Strict)?;
+            if is_stage_name(&value) {
+                self.stage_refs.push((value.clone(), Span::of(s.span()), f));
+                stage = Some(value);
+            } else {
+                from = Some(self.image(s, &f)?.1);
             }
-            None => None,
-        };
+        }
         Some(Action::Copy(Copy {
             src,
             dest: dest?,
             from,
+            stage,
         }))
+    }
+
+    /// `mounts:` of a run step: a list of `{type: cache|secret|bind|tmpfs, …}`.
+    fn mounts(&mut self, node: &Node, field: &str) -> Vec<Mount> {
+        let Node::Sequence(items) = node else {
+            self.wrong_type(
+                node,
+                field,
+                "a list of mounts (`{type: cache, target: /path}`)",
+            );
+            return Vec::new();
+        };
+        let mut out: Vec<Mount> = Vec::new();
+        let mut targets: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let f = format!("{field}[{i}]");
+            let Some(mount) = self.mount(item, &f) else {
+                continue;
+            };
+            let target = mount.target();
+            if let Some(first) = targets.insert(target.clone(), i) {
+                self.error(
+                    Span::of(item.span()),
+                    &f,
+                    format!("two mounts at `{target}` (the first is mounts[{first}])"),
+                    None,
+                );
+                continue;
+            }
+            out.push(mount);
+        }
+        out
+    }
+
+    fn mount(&mut self, node: &Node, field: &str) -> Option<Mount> {
+        let map = self.mapping(node, field, "a mount (`{type: cache, target: /path}`)")?;
+        let Some(type_node) = map.get_node("type") else {
+            self.error(
+                Span::of(map.span()),
+                &join(field, "type"),
+                format!("missing `type`: one of {}", MOUNT_TYPES.join(", ")),
+                None,
+            );
+            return None;
+        };
+        let tf = join(field, "type");
+        let kind = self.scalar(type_node, &tf, "a mount type")?;
+        let keys: &[&str] = match kind.as_str() {
+            "cache" => &["type", "target", "id", "sharing"],
+            "secret" => &["type", "id", "target", "required"],
+            "bind" => &["type", "target", "source", "from", "rw"],
+            "tmpfs" => &["type", "target", "size"],
+            other => {
+                let help = did_you_mean(other, MOUNT_TYPES.iter().copied())
+                    .or_else(|| Some(format!("expected one of: {}", MOUNT_TYPES.join(", "))));
+                self.error(
+                    Span::of(kind.span()),
+                    &tf,
+                    format!("unknown mount type `{other}`"),
+                    help,
+                );
+                return None;
+            }
+        };
+        self.check_keys(map, keys, field);
+        let text = |p: &mut Self, key: &str, what: &str| -> Option<Option<String>> {
+            let Some(n) = map.get_node(key) else {
+                return Some(None);
+            };
+            let f = join(field, key);
+            let s = p.scalar(n, &f, what)?;
+            let v = p.subst(s, &f, Mode::Strict)?;
+            if v.is_empty() || v.contains(',') || v.contains('\n') {
+                p.error(
+                    Span::of(s.span()),
+                    &f,
+                    format!("expected {what} (not empty, without `,`), found `{v}`"),
+                    None,
+                );
+                return None;
+            }
+            Some(Some(v))
+        };
+        let flag = |p: &mut Self, key: &str| -> Option<bool> {
+            let Some(n) = map.get_node(key) else {
+                return Some(false);
+            };
+            let f = join(field, key);
+            let s = p.scalar(n, &f, "`true` or `false`")?;
+            match s.as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                other => {
+                    p.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected `true` or `false`, found `{other}`"),
+                        None,
+                    );
+                    None
+                }
+            }
+        };
+        let required_target = |p: &mut Self, target: Option<String>| -> Option<String> {
+            let t = target.or_else(|| {
+                p.error(
+                    Span::of(map.span()),
+                    &join(field, "target"),
+                    format!(
+                        "missing `target`: where the {} mount appears",
+                        kind.as_str()
+                    ),
+                    None,
+                );
+                None
+            })?;
+            if t.trim_end_matches('/').is_empty() {
+                p.error(
+                    Span::of(map.span()),
+                    &join(field, "target"),
+                    "a mount cannot replace `/`, the step's own filesystem",
+                    None,
+                );
+                return None;
+            }
+            Some(t)
+        };
+        let target = text(self, "target", "a path")?;
+        match kind.as_str() {
+            "cache" => {
+                let id = text(self, "id", "a cache id")?;
+                let sharing = match map.get_node("sharing") {
+                    None => CacheSharing::Shared,
+                    Some(n) => {
+                        let f = join(field, "sharing");
+                        let s = self.scalar(n, &f, "`shared`, `private` or `locked`")?;
+                        match s.as_str() {
+                            "shared" => CacheSharing::Shared,
+                            "private" => CacheSharing::Private,
+                            "locked" => CacheSharing::Locked,
+                            other => {
+                                let help = did_you_mean(other, ["shared", "private", "locked"]);
+                                self.error(
+                                    Span::of(s.span()),
+                                    &f,
+                                    format!(
+                                        "expected `shared`, `private` or `locked`, found `{other}`"
+                                    ),
+                                    help,
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                };
+                Some(Mount::Cache {
+                    target: required_target(self, target)?,
+                    id,
+                    sharing,
+                })
+            }
+            "secret" => {
+                let id = text(self, "id", "a secret id")?;
+                let required = flag(self, "required")?;
+                let Some(id) = id else {
+                    self.error(
+                        Span::of(map.span()),
+                        &join(field, "id"),
+                        "missing `id`: the secret's id (`docker build --secret id=ID,src=FILE`)",
+                        None,
+                    );
+                    return None;
+                };
+                Some(Mount::Secret {
+                    id,
+                    target,
+                    required,
+                })
+            }
+            "bind" => {
+                let source = text(self, "source", "a path")?;
+                let rw = flag(self, "rw")?;
+                let mut stage = None;
+                if let Some(n) = map.get_node("from") {
+                    let f = join(field, "from");
+                    let s = self.scalar(n, &f, "`context` or a stage name")?;
+                    let v = self.subst(s, &f, Mode::Strict)?;
+                    if v != "context" {
+                        if !is_stage_name(&v) {
+                            self.error(
+                                Span::of(s.span()),
+                                &f,
+                                format!("expected `context` or a stage name, found `{v}`"),
+                                Some("bind mounts read the build context or a target of this manifest".into()),
+                            );
+                            return None;
+                        }
+                        self.stage_refs.push((v.clone(), Span::of(s.span()), f));
+                        stage = Some(v);
+                    }
+                }
+                Some(Mount::Bind {
+                    target: required_target(self, target)?,
+                    source,
+                    stage,
+                    rw,
+                })
+            }
+            _ => {
+                let size = match map.get_node("size") {
+                    None => None,
+                    Some(n) => {
+                        let f = join(field, "size");
+                        let s = self.scalar(n, &f, "a size like `64m`")?;
+                        match parse_size(s.as_str()) {
+                            Some(b) => Some(b),
+                            None => {
+                                self.error(
+                                    Span::of(s.span()),
+                                    &f,
+                                    format!(
+                                        "expected a size in bytes, or with a unit like `64m` or `1g`, found `{}`",
+                                        s.as_str()
+                                    ),
+                                    None,
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                };
+                Some(Mount::Tmpfs {
+                    target: required_target(self, target)?,
+                    size,
+                })
+            }
+        }
     }
 
     // ---- targets -------------------------------------------------------------------------------
@@ -1290,6 +1590,46 @@ impl Parser {
                 }
             }
         }
+        let mut stage = false;
+        if let Some(n) = map.get_node("stage") {
+            let f = join(&field, "stage");
+            if let Some(s) = self.scalar(n, &f, "`true` or `false`") {
+                match s.as_str() {
+                    "true" => stage = true,
+                    "false" => {}
+                    other => self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected `true` or `false`, found `{other}`"),
+                        None,
+                    ),
+                }
+            }
+            if stage && let Some(t) = map.get_node("tags") {
+                self.error(
+                    Span::of(t.span()),
+                    &join(&field, "tags"),
+                    format!("target `{name}` is a stage: stages are not tagged"),
+                    Some("remove `tags`, or `stage: true` to build and tag it".into()),
+                );
+            }
+        }
+        let mut squash = false;
+        if let Some(n) = map.get_node("squash") {
+            let f = join(&field, "squash");
+            if let Some(s) = self.scalar(n, &f, "`true` or `false`") {
+                match s.as_str() {
+                    "true" => squash = true,
+                    "false" => {}
+                    other => self.error(
+                        Span::of(s.span()),
+                        &f,
+                        format!("expected `true` or `false`, found `{other}`"),
+                        None,
+                    ),
+                }
+            }
+        }
         // A bad base is already reported; keep checking the rest of the target.
         let (from, base) = image.unwrap_or_default();
         Some(RawTarget {
@@ -1301,6 +1641,8 @@ impl Parser {
             finally,
             config,
             tags,
+            stage,
+            squash,
         })
     }
 
@@ -1519,7 +1861,10 @@ impl Parser {
         {
             match s.as_str().parse::<usize>() {
                 // 0: no budget (planning experiments; Docker refuses such images).
-                Ok(0) => return,
+                Ok(0) => {
+                    self.layer_limit = 0;
+                    return;
+                }
                 Ok(l) if l <= DOCKER_LAYER_LIMIT => limit = l,
                 _ => {
                     self.error(
@@ -1535,7 +1880,9 @@ impl Parser {
                 }
             }
         }
-        for t in targets {
+        self.layer_limit = limit;
+        // A squashed target's layers depend on its plan: `dockopt_project` checks them.
+        for t in targets.iter().filter(|t| !t.squash) {
             let count = t.steps.len() + t.finally.len();
             if count > limit {
                 self.error(
@@ -1549,6 +1896,111 @@ impl Parser {
                         "merge steps that always run together into one `run`, or raise `layers:` (Docker allows {DOCKER_LAYER_LIMIT}, the base image's layers included)"
                     )),
                 );
+            }
+        }
+    }
+
+    /// Every stage a step reads names a target; no target reads itself, directly or through
+    /// other stages.
+    fn check_stages(&mut self, steps: &[Step], targets: &[Target], decls: &[Decl], ids: &[usize]) {
+        let index: BTreeMap<&str, usize> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        let mut unknown = false;
+        for d in decls {
+            for (name, span, field) in &d.stages {
+                if !index.contains_key(name.as_str()) {
+                    unknown = true;
+                    let stages = targets.iter().filter(|t| t.stage).map(|t| t.name.as_str());
+                    let help = did_you_mean(name, stages)
+                        .or_else(|| did_you_mean(name, index.keys().copied()))
+                        .or_else(|| {
+                            Some(format!(
+                                "declare a target `{name}` with `stage: true`, or give an image with its tag (`{name}:latest`)"
+                            ))
+                        });
+                    self.error(*span, field, format!("no stage is named `{name}`"), help);
+                }
+            }
+        }
+        if unknown {
+            return;
+        }
+        // Edges target → the targets its steps read; a depth-first search finds a cycle.
+        let reads = |t: usize| -> Vec<(usize, usize)> {
+            let mut out = Vec::new();
+            for &s in targets[t].steps.iter().chain(&targets[t].finally) {
+                for name in steps[s].stages() {
+                    if let Some(&i) = index.get(name) {
+                        out.push((i, s));
+                    }
+                }
+            }
+            out
+        };
+        // 0: unvisited, 1: on the path, 2: done.
+        let mut state = vec![0u8; targets.len()];
+        for start in 0..targets.len() {
+            if state[start] != 0 {
+                continue;
+            }
+            // (target, its edges (target read, via step), next edge to follow)
+            let mut path: Vec<Frame> = vec![(start, reads(start), 0)];
+            state[start] = 1;
+            while let Some(top) = path.last_mut() {
+                let Some(&(next, via)) = top.1.get(top.2) else {
+                    state[top.0] = 2;
+                    path.pop();
+                    continue;
+                };
+                top.2 += 1;
+                let from = top.0;
+                match state[next] {
+                    0 => {
+                        state[next] = 1;
+                        path.push((next, reads(next), 0));
+                    }
+                    1 => {
+                        let at = path.iter().position(|p| p.0 == next).unwrap_or(0);
+                        let mut chain: Vec<&str> = path[at..]
+                            .iter()
+                            .map(|p| targets[p.0].name.as_str())
+                            .collect();
+                        chain.push(&targets[next].name);
+                        let (span, field) = decls
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| ids.get(*i) == Some(&via))
+                            .flat_map(|(_, d)| &d.stages)
+                            .find(|(n, _, _)| *n == targets[next].name)
+                            .map_or_else(
+                                || {
+                                    (
+                                        targets[from].span,
+                                        format!("targets.{}", targets[from].name),
+                                    )
+                                },
+                                |(_, sp, f)| (*sp, f.clone()),
+                            );
+                        let message = if from == next {
+                            format!("target `{}` copies from itself", targets[from].name)
+                        } else {
+                            format!(
+                                "stages read each other in a cycle: {} (each needs the next built first)",
+                                chain
+                                    .iter()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(" → ")
+                            )
+                        };
+                        self.error(span, &field, message, None);
+                        return;
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -1626,6 +2078,29 @@ impl Parser {
             }
         }
     }
+}
+
+/// A depth-first search frame: a target, the (target read, via step) edges out of it, and
+/// the next edge to follow.
+type Frame = (usize, Vec<(usize, usize)>, usize);
+
+/// A `from:` value that names a target of the manifest rather than an image: a name without
+/// `:`, `/` or `@` (an image needs its tag there: `busybox:latest`).
+fn is_stage_name(value: &str) -> bool {
+    !value.is_empty() && !value.contains([':', '/', '@'])
+}
+
+/// `64m`, `1g`, `512k`, `4096` (binary units, as Docker reads `size=`) → bytes.
+fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (digits, shift) = match t.chars().last()? {
+        'k' => (&t[..t.len() - 1], 10),
+        'm' => (&t[..t.len() - 1], 20),
+        'g' => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
 
 fn entry_place(entry: &Entry, decls: &[Decl]) -> (Span, String) {

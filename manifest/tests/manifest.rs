@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use dockopt_manifest::{Action, RunCommand, parse};
+use dockopt_manifest::{Action, CacheSharing, Mount, RunCommand, parse};
 use proptest::prelude::*;
 
 fn ok(text: &str) -> dockopt_manifest::Manifest {
@@ -504,5 +504,246 @@ fn volumes_stop_signal_and_healthcheck_are_image_config() {
         &[
             "m.yaml:3:60: targets.t.healthcheck.interval: expected a duration like `30s`, `1m30s` or `500ms`, found `30`",
         ],
+    );
+}
+
+const STAGES: &str = "\
+version: 1
+defaults: {from: busybox}
+targets:
+  builder:
+    stage: true
+    steps: [{run: 'mkdir -p /out && echo built > /out/app', time: 30}]
+  app-a:
+    steps:
+      - {copy: {from: builder, src: [/out/app], dest: /usr/local/bin/}}
+      - {run: echo a}
+  app-b:
+    steps: [{copy: {from: builder, src: [/out/app], dest: /usr/local/bin/}}]
+  tools:
+    from: alpine
+    steps: [{copy: {from: 'busybox:latest', src: [/bin/busybox], dest: /bin/}}]
+";
+
+#[test]
+fn a_stage_is_planned_but_not_a_variant_and_its_copy_is_one_step() {
+    let m = ok(STAGES);
+    let builder = m.target_index("builder").expect("builder");
+    assert!(m.targets[builder].stage);
+    // Stages are not variants; the default is the first variant, not the first target.
+    assert_eq!(m.default_target, "app-a");
+    let variants: Vec<&str> = m
+        .variants()
+        .into_iter()
+        .map(|t| m.targets[t].name.as_str())
+        .collect();
+    assert_eq!(variants, ["app-a", "app-b", "tools"]);
+    // Both copies are one step, read from the stage; an image with a tag is an image.
+    let a = m.target("app-a").expect("a");
+    let b = m.target("app-b").expect("b");
+    assert!(a.steps.contains(&b.steps[0]));
+    let Action::Copy(c) = &m.steps[b.steps[0]].action else {
+        panic!("a copy")
+    };
+    assert_eq!(c.stage.as_deref(), Some("builder"));
+    assert_eq!(c.from, None);
+    let t = m.target("tools").expect("tools");
+    let Action::Copy(c) = &m.steps[t.steps[0]].action else {
+        panic!("a copy")
+    };
+    assert_eq!(c.stage, None);
+    assert_eq!(c.from.as_deref(), Some("docker.io/library/busybox:latest"));
+    let app_a = m.target_index("app-a").expect("a");
+    assert_eq!(m.stage_closure(app_a), [builder]);
+    assert!(m.stage_closure(builder).is_empty());
+    // Still planned like any target.
+    assert_eq!(m.problem().targets.len(), 4);
+}
+
+#[test]
+fn mounts_parse_with_their_defaults() {
+    let m = ok("\
+version: 1
+defaults: {from: busybox}
+targets:
+  s: {stage: true, steps: [{run: 'echo s > /s'}]}
+  t:
+    steps:
+      - run: make
+        mounts:
+          - {type: cache, target: /root/.cache, sharing: locked}
+          - {type: secret, id: token}
+          - {type: secret, id: key, target: /k, required: true}
+          - {type: bind, target: /src, source: app}
+          - {type: bind, from: s, target: /from-s, rw: true}
+          - {type: tmpfs, target: /tmp, size: 64m}
+");
+    let t = m.target("t").expect("t");
+    let mounts = &m.steps[t.steps[0]].context.mounts;
+    assert_eq!(
+        mounts,
+        &[
+            Mount::Cache {
+                target: "/root/.cache".into(),
+                id: None,
+                sharing: CacheSharing::Locked
+            },
+            Mount::Secret {
+                id: "token".into(),
+                target: None,
+                required: false
+            },
+            Mount::Secret {
+                id: "key".into(),
+                target: Some("/k".into()),
+                required: true
+            },
+            Mount::Bind {
+                target: "/src".into(),
+                source: Some("app".into()),
+                stage: None,
+                rw: false
+            },
+            Mount::Bind {
+                target: "/from-s".into(),
+                source: None,
+                stage: Some("s".into()),
+                rw: true
+            },
+            Mount::Tmpfs {
+                target: "/tmp".into(),
+                size: Some(64 << 20)
+            },
+        ]
+    );
+    assert_eq!(mounts[1].target(), "/run/secrets/token");
+    assert_eq!(m.stage_closure(m.target_index("t").expect("t")), [0]);
+    // The same command with other mounts is another step.
+    let two = ok("\
+version: 1
+defaults: {from: busybox}
+targets:
+  a: {steps: [{run: make, mounts: [{type: cache, target: /c}]}]}
+  b: {steps: [{run: make, mounts: [{type: cache, target: /c, id: other}]}]}
+  c: {steps: [{run: make}]}
+");
+    assert_eq!(two.steps.len(), 3);
+}
+
+#[test]
+fn stage_errors_name_the_place() {
+    check_errors(
+        "\
+version: 1
+defaults: {from: busybox}
+targets:
+  builder: {stage: true, steps: [{run: x}]}
+  app: {steps: [{copy: {from: biulder, src: [/x], dest: /x}}]}
+  plain: {steps: [{copy: {from: nothing, src: [/x], dest: /x}}]}
+",
+        &[
+            "m.yaml:5:31: targets.app.steps[0].copy.from: no stage is named `biulder` (did you mean `builder`?)",
+            "m.yaml:6:33: targets.plain.steps[0].copy.from: no stage is named `nothing` (declare a target `nothing` with `stage: true`, or give an image with its tag (`nothing:latest`))",
+        ],
+    );
+    check_errors(
+        "\
+version: 1
+defaults: {from: busybox}
+targets:
+  app: {steps: [{run: x}]}
+  me: {stage: true, steps: [{copy: {from: me, src: [/x], dest: /x}}]}
+",
+        &["m.yaml:5:43: targets.me.steps[0].copy.from: target `me` copies from itself"],
+    );
+    check_errors(
+        "\
+version: 1
+defaults: {from: busybox}
+targets:
+  app: {steps: [{copy: {from: one, src: [/x], dest: /x}}]}
+  one: {stage: true, steps: [{copy: {from: two, src: [/x], dest: /x}}]}
+  two: {stage: true, steps: [{run: x, mounts: [{type: bind, from: one, target: /o}]}]}
+",
+        &[
+            "m.yaml:6:67: targets.two.steps[0].mounts[0].from: stages read each other in a cycle: `one` → `two` → `one` (each needs the next built first)",
+        ],
+    );
+    check_errors(
+        "\
+version: 1
+defaults: {from: busybox}
+default: s
+targets:
+  s: {stage: true, tags: ['x:1'], steps: [{run: x}]}
+  t: {steps: [{run: y}]}
+",
+        &[
+            "m.yaml:3:10: default: target `s` is a stage: it is not built on its own",
+            "m.yaml:5:26: targets.s.tags: target `s` is a stage: stages are not tagged (remove `tags`, or `stage: true` to build and tag it)",
+        ],
+    );
+    check_errors(
+        "\
+version: 1
+defaults: {from: busybox}
+targets:
+  s: {stage: true, steps: [{run: x}]}
+",
+        &[
+            "m.yaml:3:1: targets: every target is a stage (`stage: true`): there is nothing to build",
+        ],
+    );
+}
+
+#[test]
+fn mount_errors_name_the_place() {
+    check_errors(
+        "\
+version: 1
+defaults: {from: busybox}
+targets:
+  t:
+    steps:
+      - {copy: {src: [a], dest: /a}, mounts: [{type: cache, target: /c}]}
+      - run: x
+        mounts:
+          - {type: cahce, target: /c}
+          - {type: cache}
+          - {type: cache, target: /c, sharing: everyone}
+          - {type: secret, target: /s}
+          - {type: tmpfs, target: /t, size: lots}
+          - {type: bind, target: /b, from: 'img:1'}
+          - {type: tmpfs, target: /}
+          - {type: cache, target: /d, mode: '0755'}
+          - {type: cache, target: /d}
+          - {type: tmpfs, target: /d}
+",
+        &[
+            "m.yaml:6:46: targets.t.steps[0].mounts: `mounts` belong to `run` steps (a copy runs no command)",
+            "m.yaml:9:20: targets.t.steps[1].mounts[0].type: unknown mount type `cahce` (did you mean `cache`?)",
+            "m.yaml:10:13: targets.t.steps[1].mounts[1].target: missing `target`: where the cache mount appears",
+            "m.yaml:11:48: targets.t.steps[1].mounts[2].sharing: expected `shared`, `private` or `locked`, found `everyone`",
+            "m.yaml:12:13: targets.t.steps[1].mounts[3].id: missing `id`: the secret's id (`docker build --secret id=ID,src=FILE`)",
+            "m.yaml:13:45: targets.t.steps[1].mounts[4].size: expected a size in bytes, or with a unit like `64m` or `1g`, found `lots`",
+            "m.yaml:14:44: targets.t.steps[1].mounts[5].from: expected `context` or a stage name, found `img:1` (bind mounts read the build context or a target of this manifest)",
+            "m.yaml:15:13: targets.t.steps[1].mounts[6].target: a mount cannot replace `/`, the step's own filesystem",
+            "m.yaml:16:39: targets.t.steps[1].mounts[7].mode: unknown key `mode` (expected one of: type, target, id, sharing)",
+            "m.yaml:17:13: targets.t.steps[1].mounts[8]: two mounts at `/d` (the first is mounts[7])",
+            "m.yaml:18:13: targets.t.steps[1].mounts[9]: two mounts at `/d` (the first is mounts[8])",
+        ],
+    );
+}
+
+#[test]
+fn squash_is_a_flag_and_lifts_the_parse_time_layer_count() {
+    let m = ok(
+        "version: 1\nlayers: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: a}, {run: b}], squash: true}\n",
+    );
+    assert!(m.targets[0].squash);
+    assert_eq!(m.layer_limit, 1);
+    check_errors(
+        "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: a}], squash: maybe}\n",
+        &["m.yaml:4:34: targets.t.squash: expected `true` or `false`, found `maybe`"],
     );
 }

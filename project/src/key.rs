@@ -1,7 +1,7 @@
 //! Stable identities: a step's key is a hash of what it does and the context it runs in, so it
 //! survives renames, reordering and edits to other steps, and changes when the step changes.
 
-use dockopt_manifest::{Action, RunCommand, Step};
+use dockopt_manifest::{Action, Manifest, Mount, RunCommand, Step};
 use sha2::{Digest, Sha256};
 
 /// Hex digits kept of the hash (64 bits: collisions among a manifest's steps are not a concern).
@@ -23,9 +23,78 @@ fn finish(h: Sha256) -> String {
     out
 }
 
-/// The key of a step: the same for two steps exactly when the manifest treats them as one.
+/// The key of every step of `manifest` (manifest order). A step that reads a stage (a copy
+/// `from:` it, a bind mount of it) keys the stage by its content: its base, the keys of its
+/// steps (a set: the plan orders them) and of its `finally` steps (in order). So a renamed
+/// stage keeps its readers' keys, and two stages with different content never give one key.
+#[must_use]
+pub fn step_keys(manifest: &Manifest) -> Vec<String> {
+    let mut memo: Vec<Option<String>> = vec![None; manifest.steps.len()];
+    let mut stages: Vec<Option<String>> = vec![None; manifest.targets.len()];
+    (0..manifest.steps.len())
+        .map(|s| key_of(manifest, s, &mut memo, &mut stages, 0))
+        .collect()
+}
+
+/// How deep stage reads may nest before a (rejected by the manifest) cycle is assumed.
+const MAX_DEPTH: usize = 256;
+
+fn key_of(
+    m: &Manifest,
+    s: usize,
+    memo: &mut Vec<Option<String>>,
+    stages: &mut Vec<Option<String>>,
+    depth: usize,
+) -> String {
+    if let Some(k) = &memo[s] {
+        return k.clone();
+    }
+    let step = &m.steps[s];
+    let key = step_key_with(step, &mut |name| {
+        let Some(t) = m.targets.iter().position(|t| t.name == name) else {
+            return format!("missing:{name}");
+        };
+        if let Some(k) = &stages[t] {
+            return k.clone();
+        }
+        if depth > MAX_DEPTH {
+            return format!("cycle:{name}");
+        }
+        let target = &m.targets[t];
+        let mut set: Vec<String> = target
+            .steps
+            .iter()
+            .map(|&x| key_of(m, x, memo, stages, depth + 1))
+            .collect();
+        set.sort();
+        let mut h = Sha256::new();
+        field(&mut h, "stage");
+        field(&mut h, &target.base);
+        field(&mut h, &set.len().to_string());
+        for k in &set {
+            field(&mut h, k);
+        }
+        field(&mut h, &target.finally.len().to_string());
+        for &x in &target.finally {
+            field(&mut h, &key_of(m, x, memo, stages, depth + 1));
+        }
+        let k = finish(h);
+        stages[t] = Some(k.clone());
+        k
+    });
+    memo[s] = Some(key.clone());
+    key
+}
+
+/// The key of a step that reads no stage: the same for two steps exactly when the manifest
+/// treats them as one. (A step that reads a stage is keyed by [`step_keys`].)
 #[must_use]
 pub fn step_key(step: &Step) -> String {
+    step_key_with(step, &mut |name| format!("name:{name}"))
+}
+
+/// The key, with `stage` giving the identity of a stage by name.
+fn step_key_with(step: &Step, stage: &mut dyn FnMut(&str) -> String) -> String {
     let mut h = Sha256::new();
     match &step.action {
         Action::Run(RunCommand::Shell(s)) => {
@@ -41,7 +110,11 @@ pub fn step_key(step: &Step) -> String {
         }
         Action::Copy(c) => {
             field(&mut h, "copy");
-            field(&mut h, c.from.as_deref().unwrap_or(""));
+            match &c.stage {
+                // Content, not name: the same files copied from the same stage content.
+                Some(name) => field(&mut h, &format!("stage:{}", stage(name))),
+                None => field(&mut h, c.from.as_deref().unwrap_or("")),
+            }
             field(&mut h, &c.src.len().to_string());
             for s in &c.src {
                 field(&mut h, s);
@@ -57,6 +130,33 @@ pub fn step_key(step: &Step) -> String {
     }
     field(&mut h, ctx.workdir.as_deref().unwrap_or("\u{0}"));
     field(&mut h, ctx.user.as_deref().unwrap_or("\u{0}"));
+    // Only when there are mounts, so the keys of steps without them (and every lock written
+    // before mounts existed) stay as they were. A secret is keyed by its id only.
+    if !ctx.mounts.is_empty() {
+        field(&mut h, "mounts");
+        field(&mut h, &ctx.mounts.len().to_string());
+        for m in &ctx.mounts {
+            match m {
+                Mount::Bind {
+                    target,
+                    source,
+                    stage: Some(name),
+                    rw,
+                } => {
+                    // The stage by content, as for a copy: its name is not part of the key.
+                    let unnamed = Mount::Bind {
+                        target: target.clone(),
+                        source: source.clone(),
+                        stage: None,
+                        rw: *rw,
+                    };
+                    field(&mut h, &unnamed.flag());
+                    field(&mut h, &format!("stage:{}", stage(name)));
+                }
+                _ => field(&mut h, &m.flag()),
+            }
+        }
+    }
     finish(h)
 }
 
@@ -97,5 +197,86 @@ mod tests {
         );
         assert!(!ka.contains(&step_key(&c.steps[0])));
         assert_ne!(time_key(&ka[0], "x"), time_key(&ka[0], "y"));
+    }
+
+    fn copy_key(text: &str) -> String {
+        let m = manifest(text);
+        let keys = step_keys(&m);
+        let s = m
+            .steps
+            .iter()
+            .position(|s| matches!(&s.action, Action::Copy(c) if c.stage.is_some()))
+            .expect("a stage copy");
+        keys[s].clone()
+    }
+
+    #[test]
+    fn a_stage_copy_is_keyed_by_the_stage_content_not_its_name() {
+        let text = "version: 1\ndefaults: {from: busybox}\ntargets:\n  b: {stage: true, steps: [{run: make}, {run: test}]}\n  t: {steps: [{copy: {from: b, src: [/o], dest: /o}}]}\n";
+        let k = copy_key(text);
+        // Renamed stage, its steps listed in another order: the same key.
+        let renamed = text
+            .replace("b: {stage", "builder: {stage")
+            .replace("from: b,", "from: builder,")
+            .replace("{run: make}, {run: test}", "{run: test}, {run: make}");
+        assert_eq!(copy_key(&renamed), k);
+        // A bind mount of the stage too.
+        let bind = |text: &str, stage: &str| {
+            let text = text.replace(
+                "{copy: {from: b, src: [/o], dest: /o}}",
+                &format!("{{run: ls /o, mounts: [{{type: bind, from: {stage}, target: /o}}]}}"),
+            );
+            let m = manifest(&text);
+            let keys = step_keys(&m);
+            let s = m
+                .steps
+                .iter()
+                .position(|s| s.command_text() == "ls /o")
+                .expect("ls");
+            keys[s].clone()
+        };
+        assert_eq!(
+            bind(text, "b"),
+            bind(&text.replace("b: {stage", "z: {stage"), "z")
+        );
+        assert_ne!(
+            bind(text, "b"),
+            bind(&text.replace("{run: test}", "{run: check}"), "b")
+        );
+        // Another stage content, or another base: another key.
+        assert_ne!(copy_key(&text.replace("{run: test}", "{run: check}")), k);
+        assert_ne!(
+            copy_key(&text.replace("b: {stage: true,", "b: {stage: true, from: alpine,")),
+            k
+        );
+        // Unlike an image copy of the same name.
+        let image = text.replace("from: b,", "from: 'b:latest',");
+        let m = manifest(&image);
+        assert!(!step_keys(&m).contains(&k));
+    }
+
+    #[test]
+    fn mounts_are_part_of_the_key_and_steps_without_them_keep_theirs() {
+        let plain = manifest(
+            "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make}]}\n",
+        );
+        let cached = manifest(
+            "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: cache, target: /c}]}]}\n",
+        );
+        let secret = manifest(
+            "version: 1\ndefaults: {from: busybox}\ntargets:\n  t: {steps: [{run: make, mounts: [{type: secret, id: tok}]}]}\n",
+        );
+        let (p, c, s) = (
+            step_key(&plain.steps[0]),
+            step_key(&cached.steps[0]),
+            step_key(&secret.steps[0]),
+        );
+        assert_ne!(p, c);
+        assert_ne!(p, s);
+        assert_ne!(c, s);
+        // The key of a step without mounts is what it was before mounts existed.
+        assert_eq!(p, step_keys(&plain)[0]);
+        // (sha256 of `9:run-shell4:make1:01:\01:\0`, as before mounts existed)
+        assert_eq!(p, "c79b43bdd2574788");
     }
 }

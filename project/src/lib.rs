@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use dockopt_manifest::Manifest;
 use dockopt_planner::{Options, Plan, Problem, ProblemError, StepId, Trie};
 
-pub use key::{step_key, time_key};
+pub use key::{step_key, step_keys, time_key};
 pub use lock::{Lock, LockedTarget};
 pub use times::{Entry, Times};
 
@@ -145,7 +145,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
             message: format!("step `{name}` is listed by no target; it is not built"),
         })
         .collect();
-    let keys: Vec<String> = manifest.steps.iter().map(step_key).collect();
+    let keys: Vec<String> = step_keys(&manifest);
     let mut problem = manifest.problem();
     let mut measured = vec![false; manifest.steps.len()];
     if let Some(text) = input.times {
@@ -177,6 +177,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
         ),
     };
     let trie = Trie::build(&problem, &plan.orders);
+    check_squashed_layers(&manifest, &trie, input)?;
     Ok(Planned {
         manifest,
         problem,
@@ -187,6 +188,44 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Error> {
         lock,
         warnings,
     })
+}
+
+/// A `squash: true` target's layers depend on its plan (what it shares stays a layer of its
+/// own): over the manifest's `layers:` budget is an error at the target, as for other targets.
+fn check_squashed_layers(manifest: &Manifest, trie: &Trie, input: &Input<'_>) -> Result<(), Error> {
+    let limit = manifest.layer_limit;
+    if limit == 0 {
+        return Ok(());
+    }
+    let errors: Vec<dockopt_manifest::Diagnostic> = manifest
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.squash)
+        .filter_map(|(i, t)| {
+            let count = manifest.layers(trie, i).len();
+            (count > limit).then(|| dockopt_manifest::Diagnostic {
+                span: t.span,
+                field: format!("targets.{}", t.name),
+                message: format!(
+                    "target `{}` adds {count} layers after squashing (each step it shares, and each run of its own steps one op can hold), over the limit of {limit}",
+                    t.name
+                ),
+                help: Some(
+                    "merge its own steps into fewer `run`s with one context, or raise `layers:`"
+                        .into(),
+                ),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let d = dockopt_manifest::Diagnostics {
+        file: input.file.to_owned(),
+        errors,
+    };
+    Err(Error::Manifest(d.render(input.text), d))
 }
 
 /// Replaces estimates by measurements: a step's cost is the mean of what was measured on the

@@ -124,3 +124,31 @@ fn the_lock_is_deterministic_and_round_trips() {
     assert_eq!(again.plan.orders, p.plan.orders);
     assert_eq!(again.lock().render(), text);
 }
+
+#[test]
+fn a_squashed_target_is_held_to_the_layer_budget_by_its_plan() {
+    // Five own steps of one context and one shared: two layers once squashed, six without.
+    let text = "version: 1\nlayers: 2\ndefaults: {from: debian}\nsteps:\n  u: {run: apt-get update, time: 20}\n  s1: {run: echo 1, after: [u]}\n  s2: {run: echo 2, after: [s1]}\n  s3: {run: echo 3, after: [s2]}\n  s4: {run: echo 4, after: [s3]}\n  s5: {run: echo 5, after: [s4]}\ntargets:\n  a: {steps: [u, s1, s2, s3, s4, s5], squash: true}\n  b: {steps: [u]}\n";
+    let p = planned(text, None, None).expect("two layers fit");
+    let a = p.manifest.target_index("a").expect("a");
+    assert_eq!(p.manifest.layers(&p.trie, a).len(), 2);
+    // Without squash the manifest itself is over the budget.
+    let Err(Error::Manifest(_, d)) = planned(&text.replace(", squash: true", ""), None, None)
+    else {
+        panic!("over the budget")
+    };
+    assert!(d.errors[0].message.contains("adds 6 layers"), "{d}");
+    // Squashed, but a step of another env splits it: three layers, over a budget of two.
+    let split = text.replace(
+        "s3: {run: echo 3, after: [s2]}",
+        "s3: {run: echo 3, after: [s2], env: {X: '1'}}",
+    );
+    let Err(Error::Manifest(rendered, d)) = planned(&split, None, None) else {
+        panic!("over the budget")
+    };
+    assert_eq!(
+        d.to_string(),
+        "v.yaml:12:3: targets.a: target `a` adds 4 layers after squashing (each step it shares, and each run of its own steps one op can hold), over the limit of 2 (merge its own steps into fewer `run`s with one context, or raise `layers:`)"
+    );
+    assert!(rendered.contains("  --> v.yaml:12:3"), "{rendered}");
+}

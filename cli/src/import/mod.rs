@@ -8,12 +8,13 @@
 //! Pure: text in, text out; the CLI reads the files and asks the engine for base images' env.
 
 mod lex;
+mod mount;
 mod order;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use dockopt_manifest::{Action, Copy, RunCommand, StepContext};
+use dockopt_manifest::{Action, Copy, Mount, RunCommand, StepContext};
 use parse_dockerfile::{
     Command as DCommand, HealthcheckArguments, Instruction, JsonOrStringArray, Source as DSource,
 };
@@ -127,6 +128,12 @@ struct VStep {
 #[derive(Clone, Debug)]
 struct Variant {
     name: String,
+    /// A stage other stages read (`stage: true`), not the Dockerfile's final stage.
+    stage: bool,
+    /// The Dockerfile's stages this one is built from (`FROM stage`), root first.
+    chain: Vec<usize>,
+    /// The Dockerfile's stages its steps read, in order of first use.
+    reads: Vec<usize>,
     file: String,
     from: String,
     steps: Vec<VStep>,
@@ -221,7 +228,7 @@ fn variant(
     options: &Options,
     base_env: &mut dyn FnMut(&str) -> Option<Vec<String>>,
     ctx: &mut Ctx<'_>,
-) -> Option<Variant> {
+) -> Option<Vec<Variant>> {
     let parsed = match parse_dockerfile::parse(&source.text) {
         Ok(p) => p,
         Err(e) => {
@@ -264,6 +271,92 @@ fn variant(
         ctx.error(0, "no FROM: nothing to import");
         return None;
     };
+    let refs = StageRefs {
+        by_name: stages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (n, _, _))| n.clone().map(|n| (n, i)))
+            .collect(),
+        targets: (0..stages.len())
+            .map(|i| {
+                let label = stages[i].0.clone().unwrap_or_else(|| format!("stage{i}"));
+                format!("{}-{}", source.name, sanitize(&label))
+            })
+            .collect(),
+        count: stages.len(),
+    };
+    // The final stage, then every stage something reads (COPY --from, RUN --mount from=), once.
+    let mut read: Vec<Variant> = Vec::new();
+    let mut queue: Vec<usize> = vec![last];
+    let mut done: BTreeSet<usize> = BTreeSet::new();
+    let mut in_chains: BTreeSet<usize> = BTreeSet::new();
+    while let Some(s) = queue.pop() {
+        if !done.insert(s) {
+            continue;
+        }
+        let name = if s == last {
+            source.name.clone()
+        } else {
+            refs.targets[s].clone()
+        };
+        let v = stage_variant(
+            source, options, base_env, ctx, &parsed, &stages, &global, &refs, s, name,
+        )?;
+        in_chains.extend(v.chain.iter().copied());
+        for &r in v.reads.iter().rev() {
+            if !done.contains(&r) {
+                queue.push(r);
+            }
+        }
+        read.push(v);
+    }
+    for (i, (name, at, _)) in stages.iter().enumerate() {
+        if !in_chains.contains(&i) && !done.contains(&i) {
+            let start = instruction_start(&parsed.instructions[*at]);
+            let label = name.clone().unwrap_or_else(|| format!("#{i}"));
+            ctx.note(
+                start,
+                format!(
+                    "stage `{label}` is read by nothing the final stage needs: not imported (docker build skips it too)"
+                ),
+            );
+        }
+    }
+    Some(read)
+}
+
+/// A Dockerfile's stages as manifest targets: a stage read by name or index becomes the
+/// target `VARIANT-STAGE` (`stage: true`).
+struct StageRefs {
+    by_name: BTreeMap<String, usize>,
+    targets: Vec<String>,
+    count: usize,
+}
+
+impl StageRefs {
+    /// The stage `--from=value` names, if it names one (else it is an image).
+    fn stage(&self, value: &str) -> Option<usize> {
+        self.by_name
+            .get(&value.to_lowercase())
+            .copied()
+            .or_else(|| value.parse::<usize>().ok().filter(|&i| i < self.count))
+    }
+}
+
+/// One stage of a Dockerfile (with the stages it is built `FROM`) as a variant.
+#[allow(clippy::too_many_arguments)]
+fn stage_variant(
+    source: &Source,
+    options: &Options,
+    base_env: &mut dyn FnMut(&str) -> Option<Vec<String>>,
+    ctx: &mut Ctx<'_>,
+    parsed: &parse_dockerfile::Dockerfile<'_>,
+    stages: &[(Option<String>, usize, usize)],
+    global: &BTreeMap<String, Option<String>>,
+    refs: &StageRefs,
+    last: usize,
+    name: String,
+) -> Option<Variant> {
     // The chain of stages the last one is built FROM, root first.
     let mut chain = vec![last];
     let image;
@@ -306,24 +399,6 @@ fn variant(
         );
         return None;
     }
-    let stage_names: BTreeMap<String, usize> = stages
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (n, _, _))| n.clone().map(|n| (n, i)))
-        .collect();
-    for (i, (name, at, _)) in stages.iter().enumerate() {
-        if !chain.contains(&i) {
-            let start = instruction_start(&parsed.instructions[*at]);
-            let label = name.clone().unwrap_or_else(|| format!("#{i}"));
-            ctx.note(
-                start,
-                format!(
-                    "stage `{label}` is not part of the final stage's FROM chain: not imported (docker build skips it too unless something copies from it)"
-                ),
-            );
-        }
-    }
-
     let known = base_env(&image);
     if known.is_none() {
         ctx.note(
@@ -343,7 +418,10 @@ fn variant(
         ..State::default()
     };
     let mut out = Variant {
-        name: source.name.clone(),
+        name,
+        stage: last + 1 != stages.len(),
+        chain: chain.clone(),
+        reads: Vec::new(),
         file: source.file.clone(),
         from: image,
         steps: Vec::new(),
@@ -355,28 +433,20 @@ fn variant(
         state.args.clear();
         for ins in &parsed.instructions[at + 1..end] {
             instruction(
-                ins,
-                source,
-                options,
-                &global,
-                &stage_names,
-                &mut state,
-                &mut out,
-                ctx,
+                ins, source, options, global, refs, &mut state, &mut out, ctx,
             );
         }
     }
     out.state = state;
     Some(out)
 }
-
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
 fn instruction(
     ins: &Instruction<'_>,
     source: &Source,
     options: &Options,
     global: &BTreeMap<String, Option<String>>,
-    stage_names: &BTreeMap<String, usize>,
+    refs: &StageRefs,
     state: &mut State,
     out: &mut Variant,
     ctx: &mut Ctx<'_>,
@@ -454,15 +524,29 @@ fn instruction(
         }
         Instruction::Run(r) => {
             let mut ok = true;
+            let mut mounts = Vec::new();
             for flag in &r.options {
-                ctx.error(
-                    start,
-                    format!(
-                        "RUN --{}: not supported by the manifest yet (a RUN with flags cannot be imported)",
-                        flag.name.value
-                    ),
-                );
-                ok = false;
+                let value = flag.value.as_ref().map(|v| v.value.to_string());
+                match (flag.name.value.as_ref(), value) {
+                    ("mount", Some(spec)) => {
+                        match mount::parse(&spec, &lookup, source, refs, &mut out.reads) {
+                            Ok(m) => mounts.push(m),
+                            Err(e) => {
+                                ctx.error(start, format!("RUN --mount={spec}: {e}"));
+                                ok = false;
+                            }
+                        }
+                    }
+                    (name, _) => {
+                        ctx.error(
+                            start,
+                            format!(
+                                "RUN --{name}: not supported by the manifest (only --mount is)"
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
             }
             if !r.here_docs.is_empty() {
                 ctx.error(
@@ -506,12 +590,13 @@ fn instruction(
                 env,
                 workdir: state.workdir.clone(),
                 user: state.user.clone(),
+                mounts,
             };
             let action = Action::Run(command);
             push_step(out, state, action, context, ctx.line(start));
         }
         Instruction::Copy(_) | Instruction::Add(_) => {
-            copy(ins, source, stage_names, state, out, ctx, &lookup);
+            copy(ins, source, refs, state, out, ctx, &lookup);
         }
         Instruction::Healthcheck(h) => {
             let mut yaml = match &h.arguments {
@@ -636,7 +721,7 @@ fn push_step(out: &mut Variant, state: &State, action: Action, context: StepCont
 fn copy(
     ins: &Instruction<'_>,
     source: &Source,
-    stage_names: &BTreeMap<String, usize>,
+    refs: &StageRefs,
     state: &State,
     out: &mut Variant,
     ctx: &mut Ctx<'_>,
@@ -650,6 +735,7 @@ fn copy(
     };
     let word = "COPY/ADD";
     let mut from = None;
+    let mut stage = None;
     let mut ok = true;
     for flag in options {
         let value = flag.value.as_ref().map(|v| v.value.to_string());
@@ -657,14 +743,14 @@ fn copy(
             ("from", Some(v)) => {
                 let (w, _) = lex::words(&v, false, lookup);
                 let v = w.concat();
-                if stage_names.contains_key(&v.to_lowercase()) || v.parse::<usize>().is_ok() {
-                    ctx.error(
-                        start,
-                        format!(
-                            "{word} --from={v}: copying from a build stage is not supported by the manifest yet (build stages are on issue 11's list)"
-                        ),
-                    );
-                    ok = false;
+                if let Some(i) = refs.stage(&v) {
+                    if !out.reads.contains(&i) {
+                        out.reads.push(i);
+                    }
+                    stage = Some(refs.targets[i].clone());
+                } else if !v.contains([':', '/', '@']) {
+                    // The manifest reads a bare name as a stage: an image gets its tag.
+                    from = Some(format!("{v}:latest"));
                 } else {
                     from = Some(v);
                 }
@@ -714,6 +800,7 @@ fn copy(
             .iter()
             .any(|ext| s.ends_with(ext))
                 && from.is_none()
+                && stage.is_none()
             {
                 ctx.error(
                     start,
@@ -734,7 +821,7 @@ fn copy(
     let mut src: Vec<String> = srcs
         .into_iter()
         .map(|s| {
-            if from.is_some() {
+            if from.is_some() || stage.is_some() {
                 s
             } else {
                 let s = s.trim_start_matches("./").trim_start_matches('/');
@@ -745,7 +832,7 @@ fn copy(
         .collect();
     // The same file in several folders (one entrypoint copied into every variant's folder):
     // copied from the first, so the copies are one step. Single files only, by contents and mode.
-    if from.is_none() && src.len() == 1 && !src[0].contains(['*', '?', '[']) {
+    if from.is_none() && stage.is_none() && src.len() == 1 && !src[0].contains(['*', '?', '[']) {
         let name_of = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
         if let Some(bytes) = (ctx.contents)(&src[0]) {
             let mut key = name_of(&src[0]).into_bytes();
@@ -776,14 +863,68 @@ fn copy(
     } else {
         state.workdir.clone()
     };
-    let action = Action::Copy(Copy { src, dest, from });
+    let action = Action::Copy(Copy {
+        src,
+        dest,
+        from,
+        stage,
+    });
     let context = StepContext {
         env: BTreeMap::new(),
         workdir,
         user: None,
+        mounts: Vec::new(),
     };
     let line = ctx.line(start);
     push_step(out, state, action, context, line);
+}
+
+/// Stages of several Dockerfiles with the same base and steps become one stage target (the
+/// first), so what copies from them is one step too. Repeated until nothing merges: a stage
+/// that reads merged stages may become identical in turn.
+fn merge_identical_stages(variants: &mut Vec<Variant>, notes: &mut Vec<String>) {
+    loop {
+        let mut rename: BTreeMap<String, String> = BTreeMap::new();
+        let mut first: BTreeMap<(String, Vec<Key>), String> = BTreeMap::new();
+        for v in variants.iter().filter(|v| v.stage) {
+            let sig = (v.from.clone(), v.steps.iter().map(key).collect());
+            match first.get(&sig) {
+                Some(kept) => {
+                    rename.insert(v.name.clone(), kept.clone());
+                }
+                None => {
+                    first.insert(sig, v.name.clone());
+                }
+            }
+        }
+        if rename.is_empty() {
+            return;
+        }
+        for (gone, kept) in &rename {
+            notes.push(format!(
+                "stage `{gone}` has the same base and steps as `{kept}`: one stage, so the copies from it are one step"
+            ));
+        }
+        variants.retain(|v| !rename.contains_key(&v.name));
+        for v in variants.iter_mut() {
+            for s in &mut v.steps {
+                let renamed = |name: &mut String, written: &mut String| {
+                    if let Some(kept) = rename.get(name.as_str()) {
+                        *written = written.replace(&format!("{name:?}"), &format!("{kept:?}"));
+                        name.clone_from(kept);
+                    }
+                };
+                if let Action::Copy(Copy { stage: Some(n), .. }) = &mut s.action {
+                    renamed(n, &mut s.written_key);
+                }
+                for m in &mut s.context.mounts {
+                    if let Mount::Bind { stage: Some(n), .. } = m {
+                        renamed(n, &mut s.written_key);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Identity of a step across Dockerfiles.
@@ -857,6 +998,65 @@ fn yaml_name(s: &str) -> String {
     if plain { s.to_owned() } else { quote(s) }
 }
 
+/// A mount as a YAML flow mapping (`{type: cache, target: "/root/.cache"}`).
+fn yaml_mount(m: &Mount) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    match m {
+        Mount::Cache {
+            target,
+            id,
+            sharing,
+        } => {
+            parts.push("type: cache".into());
+            parts.push(format!("target: {}", quote(&strict(target))));
+            if let Some(id) = id {
+                parts.push(format!("id: {}", quote(&strict(id))));
+            }
+            parts.push(format!("sharing: {}", sharing.as_str()));
+        }
+        Mount::Secret {
+            id,
+            target,
+            required,
+        } => {
+            parts.push("type: secret".into());
+            parts.push(format!("id: {}", quote(&strict(id))));
+            if let Some(t) = target {
+                parts.push(format!("target: {}", quote(&strict(t))));
+            }
+            if *required {
+                parts.push("required: true".into());
+            }
+        }
+        Mount::Bind {
+            target,
+            source,
+            stage,
+            rw,
+        } => {
+            parts.push("type: bind".into());
+            parts.push(format!("target: {}", quote(&strict(target))));
+            if let Some(s) = source {
+                parts.push(format!("source: {}", quote(&strict(s))));
+            }
+            if let Some(s) = stage {
+                parts.push(format!("from: {}", quote(&strict(s))));
+            }
+            if *rw {
+                parts.push("rw: true".into());
+            }
+        }
+        Mount::Tmpfs { target, size } => {
+            parts.push("type: tmpfs".into());
+            parts.push(format!("target: {}", quote(&strict(target))));
+            if let Some(n) = size {
+                parts.push(format!("size: {n}"));
+            }
+        }
+    }
+    format!("{{{}}}", parts.join(", "))
+}
+
 /// Writes `$` in strict manifest fields (paths, images) so the manifest keeps it literal.
 fn strict(s: &str) -> String {
     s.replace('$', "$$")
@@ -920,9 +1120,10 @@ pub(crate) fn import(
         errors.extend(ctx.errors);
         notes.extend(ctx.notes);
         if let Some(v) = v {
-            variants.push(v);
+            variants.extend(v);
         }
     }
+    merge_identical_stages(&mut variants, &mut notes);
     // A step twice in one Dockerfile cannot be a set's member twice.
     for v in &variants {
         let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
@@ -1041,7 +1242,7 @@ pub(crate) fn import(
 
     // ENV that no step reads: image config only.
     let mut image_only = 0usize;
-    for v in &variants {
+    for v in variants.iter().filter(|v| !v.stage) {
         for (k, (_, line)) in &v.state.env {
             if AMBIENT.contains(&k.as_str()) {
                 continue;
@@ -1112,7 +1313,7 @@ pub(crate) fn import(
                     yaml_list(&src),
                     quote(&strict(&c.dest))
                 );
-                if let Some(f) = &c.from {
+                if let Some(f) = c.stage.as_ref().or(c.from.as_ref()) {
                     let _ = write!(y, ", from: {}", quote(&strict(f)));
                 }
                 let _ = writeln!(y, "}}");
@@ -1127,6 +1328,12 @@ pub(crate) fn import(
         if let Some(u) = &s.context.user {
             let _ = writeln!(y, "    user: {}", quote(u));
         }
+        if !s.context.mounts.is_empty() {
+            let _ = writeln!(y, "    mounts:");
+            for m in &s.context.mounts {
+                let _ = writeln!(y, "      - {}", yaml_mount(m));
+            }
+        }
         if let Some(p) = preds.get(&id) {
             let _ = writeln!(y, "    after:");
             for (a, why) in p {
@@ -1138,7 +1345,16 @@ pub(crate) fn import(
     let _ = writeln!(y, "targets:");
     for v in &variants {
         let _ = writeln!(y, "  {}:", yaml_name(&v.name));
-        let _ = writeln!(y, "    # from {}", v.file);
+        if v.stage {
+            let _ = writeln!(
+                y,
+                "    # a stage of {}, read by the targets that copy from it",
+                v.file
+            );
+            let _ = writeln!(y, "    stage: true");
+        } else {
+            let _ = writeln!(y, "    # from {}", v.file);
+        }
         for c in &v.comments {
             let _ = writeln!(y, "    # {c}");
         }
@@ -1154,6 +1370,10 @@ pub(crate) fn import(
             "steps"
         };
         let _ = writeln!(y, "    {field}: [{}]", list.join(", "));
+        if v.stage {
+            // A stage's image config is never used: only its files are read.
+            continue;
+        }
         let st = &v.state;
         if !st.env.is_empty() {
             let env: BTreeMap<String, String> = st
@@ -1194,11 +1414,20 @@ pub(crate) fn import(
     }
 
     let folded = steps.iter().filter(|s| !s.context.env.is_empty()).count();
+    let stage_count = variants.iter().filter(|v| v.stage).count();
+    let finals = variants.len() - stage_count;
     notes.push(format!(
-        "imported {} Dockerfile{} into {} distinct steps; {}",
-        variants.len(),
-        if variants.len() == 1 { "" } else { "s" },
+        "imported {finals} Dockerfile{} into {} distinct steps{}; {}",
+        if finals == 1 { "" } else { "s" },
         steps.len(),
+        if stage_count == 0 {
+            String::new()
+        } else {
+            format!(
+                " and {stage_count} stage{} (`stage: true`: built for the copies from them, never tagged)",
+                if stage_count == 1 { "" } else { "s" }
+            )
+        },
         if options.keep_order {
             "each keeps its Dockerfile's order (--keep-order)".to_owned()
         } else {

@@ -383,6 +383,7 @@ mod tests {
                 src: vec!["app/entry.sh".into()],
                 dest: "/usr/local/bin/".into(),
                 from: None,
+                stage: None,
             }),
             None,
         );

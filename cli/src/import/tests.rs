@@ -1,4 +1,5 @@
 use super::*;
+use dockopt_manifest::CacheSharing;
 
 fn src(name: &str, text: &str) -> Source {
     Source {
@@ -78,7 +79,8 @@ fn identical_commands_become_one_step_and_installs_stay_free() {
         Action::Copy(Copy {
             src: vec!["a/app.sh".into()],
             dest: "./".into(),
-            from: None
+            from: None,
+            stage: None,
         })
     );
     assert_eq!(copy.context.workdir.as_deref(), Some("/app"));
@@ -104,17 +106,129 @@ fn keep_order_keeps_each_dockerfile_as_a_chain() {
 
 #[test]
 fn what_the_manifest_cannot_express_is_an_error_with_its_line() {
-    let text = "FROM debian:bookworm AS build\nRUN make\nFROM debian:bookworm\nCOPY --from=build /out /out\nRUN --mount=type=cache,target=/root/.cache pip install x\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\n";
+    let text = "FROM debian:bookworm AS build\nRUN make\nFROM debian:bookworm\nRUN --mount=type=ssh git clone x\nRUN --mount=type=bind,from=alpine:3,target=/a ls /a\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nRUN --mount=type=cache,target=/c,uid=1000 ls\nRUN --network=none true\n";
     let errors = run(&[src("m", text)], false).expect_err("refused");
     let joined = errors.join("\n");
     for needle in [
-        "m/Dockerfile:4: COPY/ADD --from=build: copying from a build stage",
-        "m/Dockerfile:5: RUN --mount",
+        "m/Dockerfile:4: RUN --mount=type=ssh: type=ssh: SSH agent mounts are not in the manifest",
+        "m/Dockerfile:5: RUN --mount=type=bind,from=alpine:3,target=/a: from=alpine:3: a mount from an image cannot be expressed",
         "m/Dockerfile:6: COPY/ADD --chown",
         "m/Dockerfile:7: ADD https://example.org/x.tgz",
+        "m/Dockerfile:8: RUN --mount=type=cache,target=/c,uid=1000: `uid` has no place in the manifest's mounts",
+        "m/Dockerfile:9: RUN --network: not supported by the manifest (only --mount is)",
     ] {
         assert!(joined.contains(needle), "{needle:?} in\n{joined}");
     }
+}
+
+const STAGED: &str = "\
+FROM debian:bookworm AS build
+RUN apt-get update
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked apt-get install -y gcc
+RUN --mount=type=bind,source=src,target=/src --mount=type=secret,id=tok,required cc -o /out/app /src/main.c
+FROM debian:bookworm AS unused
+RUN echo unused
+FROM debian:bookworm
+RUN --mount=type=tmpfs,target=/scratch,size=16m echo hi
+COPY --from=build /out/app /usr/local/bin/app
+COPY --from=0 /out/app /opt/app
+COPY --from=busybox /bin/busybox /bin/
+RUN --mount=type=bind,from=build,source=/out,target=/o,rw ls /o
+";
+
+#[test]
+fn stages_others_copy_from_become_stage_targets_and_mounts_are_kept() {
+    let out = run(&[src("a", STAGED)], false).expect("imports");
+    let planned = plan(&out.yaml);
+    let m = &planned.manifest;
+    let names: Vec<&str> = m.target_names();
+    assert_eq!(names, ["a", "a-build"], "{}", out.yaml);
+    let stage = m.target("a-build").expect("stage");
+    assert!(stage.stage);
+    assert_eq!(stage.steps.len(), 3);
+    let a = m.target("a").expect("a");
+    let copies: Vec<&Copy> = a
+        .steps
+        .iter()
+        .filter_map(|&s| match &m.steps[s].action {
+            Action::Copy(c) => Some(c),
+            Action::Run(_) => None,
+        })
+        .collect();
+    // By name and by index: both the stage; a bare image name gets its tag.
+    assert_eq!(
+        copies
+            .iter()
+            .filter(|c| c.stage.as_deref() == Some("a-build"))
+            .count(),
+        2
+    );
+    assert!(
+        copies
+            .iter()
+            .any(|c| c.from.as_deref() == Some("docker.io/library/busybox:latest"))
+    );
+    let mounts: Vec<&Mount> = m.steps.iter().flat_map(|s| &s.context.mounts).collect();
+    for expected in [
+        Mount::Cache {
+            target: "/var/cache/apt".into(),
+            id: None,
+            sharing: CacheSharing::Locked,
+        },
+        Mount::Bind {
+            target: "/src".into(),
+            source: Some("a/src".into()),
+            stage: None,
+            rw: false,
+        },
+        Mount::Secret {
+            id: "tok".into(),
+            target: None,
+            required: true,
+        },
+        Mount::Tmpfs {
+            target: "/scratch".into(),
+            size: Some(16 << 20),
+        },
+        Mount::Bind {
+            target: "/o".into(),
+            source: Some("/out".into()),
+            stage: Some("a-build".into()),
+            rw: true,
+        },
+    ] {
+        assert!(mounts.contains(&&expected), "{expected:?} in\n{}", out.yaml);
+    }
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("stage `unused` is read by nothing")),
+        "{:?}",
+        out.notes
+    );
+}
+
+#[test]
+fn identical_stages_of_several_dockerfiles_are_one_stage() {
+    // (A bind of the context reads each Dockerfile's own folder: such stages differ.)
+    let one = STAGED.replace("--mount=type=bind,source=src,target=/src ", "");
+    let other = one.replace("echo hi", "echo other");
+    let out = run(&[src("a", &one), src("b", &other)], false).expect("imports");
+    let planned = plan(&out.yaml);
+    let m = &planned.manifest;
+    assert_eq!(m.target_names(), ["a", "a-build", "b"], "{}", out.yaml);
+    let (a, b) = (m.target("a").expect("a"), m.target("b").expect("b"));
+    let shared = a.steps.iter().filter(|s| b.steps.contains(s)).count();
+    assert!(
+        shared >= 3,
+        "the copies from the one stage are shared steps:\n{}",
+        out.yaml
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("stage `b-build` has the same base and steps as `a-build`"))
+    );
 }
 
 #[test]
