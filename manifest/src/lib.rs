@@ -8,7 +8,6 @@
 //! Takes text, returns values: it never reads files, talks to Docker or prints. It knows the
 //! planner's input types and nothing above them (no LLB, no CLI, no gRPC).
 
-mod diagnostic;
 mod duration;
 pub mod image_ref;
 mod lower;
@@ -16,12 +15,10 @@ mod model;
 mod parse;
 mod squash;
 mod subst;
-mod suggest;
 
-pub use diagnostic::{Diagnostic, Diagnostics, Span};
+pub use dockopt_diagnostics::{Diagnostic, Diagnostics, Span, did_you_mean};
 pub use model::{
     Action, Arg, CacheSharing, Copy, Healthcheck, ImageConfig, Manifest, Mount, RunCommand, Step,
     StepContext, Target,
 };
 pub use parse::{DEFAULT_LAYER_LIMIT, DOCKER_LAYER_LIMIT, parse};
-pub use suggest::did_you_mean;

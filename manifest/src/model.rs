@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::Span;
+use dockopt_diagnostics::Span;
 
 /// A validated manifest with every arg substituted and every step interned.
 #[derive(Clone, Debug, PartialEq)]
@@ -428,7 +428,7 @@ impl Manifest {
             return Ok(i);
         }
         let names = self.target_names();
-        let hint = crate::suggest::did_you_mean(name, names.iter().copied())
+        let hint = dockopt_diagnostics::did_you_mean(name, names.iter().copied())
             .unwrap_or_else(|| format!("the targets are: {}", names.join(", ")));
         Err(format!("{}: no target `{name}`; {hint}", self.file))
     }

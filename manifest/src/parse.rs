@@ -2,17 +2,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use dockopt_diagnostics::yaml::{Reader, describe, join};
+use dockopt_diagnostics::{Diagnostic, Diagnostics, Span, did_you_mean};
+use marked_yaml::Node;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
-use marked_yaml::{LoadError, LoaderOptions, Node};
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Span};
 use crate::image_ref;
 use crate::model::{
     Action, Arg, CacheSharing, Copy, Healthcheck, ImageConfig, Manifest, Mount, RunCommand, Step,
     StepContext, Target,
 };
 use crate::subst::{Mode, SubstError, substitute_noting};
-use crate::suggest::did_you_mean;
 
 const TOP_KEYS: &[&str] = &[
     "version", "args", "defaults", "steps", "targets", "default", "layers",
@@ -108,7 +108,7 @@ pub fn parse(
     build_args: &BTreeMap<String, String>,
 ) -> Result<Manifest, Diagnostics> {
     let mut p = Parser {
-        errors: Vec::new(),
+        yaml: Reader::default(),
         args: BTreeMap::new(),
         declared_args: BTreeMap::new(),
         name_lookup: BTreeMap::new(),
@@ -119,9 +119,9 @@ pub fn parse(
     };
     let manifest = p.manifest(file, text, build_args);
     match manifest {
-        Some(m) if p.errors.is_empty() => Ok(m),
+        Some(m) if p.yaml.errors.is_empty() => Ok(m),
         _ => {
-            let mut errors = p.errors;
+            let mut errors = p.yaml.errors;
             errors.sort_by_key(|e| e.span);
             errors.dedup();
             if errors.is_empty() {
@@ -141,7 +141,8 @@ pub fn parse(
 }
 
 struct Parser {
-    errors: Vec<Diagnostic>,
+    /// The problems found so far, and the YAML shape checks.
+    yaml: Reader,
     args: BTreeMap<String, String>,
     /// Declared args: default, declaration and the values that use them.
     declared_args: BTreeMap<String, Arg>,
@@ -157,74 +158,9 @@ struct Parser {
     layer_limit: usize,
 }
 
-fn describe(node: &Node) -> &'static str {
-    match node {
-        Node::Scalar(_) => "a string",
-        Node::Mapping(_) => "a mapping",
-        Node::Sequence(_) => "a list",
-    }
-}
-
-fn join(field: &str, key: &str) -> String {
-    if field.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{field}.{key}")
-    }
-}
-
-fn load_error(file: &str, e: &LoadError) -> Diagnostics {
-    let (marker, message) = match e {
-        LoadError::ScanError(m, err) => (Some(*m), format!("invalid YAML: {}", err.info())),
-        LoadError::TopLevelMustBeMapping(m) => (
-            Some(*m),
-            "the manifest must be a YAML mapping (`version: 1`, `targets:`, …)".into(),
-        ),
-        LoadError::UnexpectedAnchor(m) => (
-            Some(*m),
-            "YAML anchors and aliases are not supported".into(),
-        ),
-        LoadError::MappingKeyMustBeScalar(m) => {
-            (Some(*m), "mapping keys must be plain strings".into())
-        }
-        LoadError::UnexpectedTag(m) => (Some(*m), "YAML tags (`!name`) are not supported".into()),
-        LoadError::DuplicateKey(inner) => (
-            inner.key.span().start().copied(),
-            format!(
-                "key `{}` appears twice in one mapping (first at line {})",
-                inner.key.as_str(),
-                inner
-                    .prev_key
-                    .span()
-                    .start()
-                    .map_or(0, marked_yaml::Marker::line)
-            ),
-        ),
-        other => (None, format!("invalid YAML: {other}")),
-    };
-    let span = marker.map_or(Span::default(), |m| Span {
-        line: m.line(),
-        column: m.column(),
-    });
-    Diagnostics {
-        file: file.to_owned(),
-        errors: vec![Diagnostic {
-            span,
-            field: String::new(),
-            message,
-            help: None,
-        }],
-    }
-}
-
 impl Parser {
     fn error(&mut self, span: Span, field: &str, message: impl Into<String>, help: Option<String>) {
-        self.errors.push(Diagnostic {
-            span,
-            field: field.to_owned(),
-            message: message.into(),
-            help,
-        });
+        self.yaml.error(span, field, message, help);
     }
 
     fn manifest(
@@ -233,11 +169,11 @@ impl Parser {
         text: &str,
         build_args: &BTreeMap<String, String>,
     ) -> Option<Manifest> {
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
-        let root = match marked_yaml::parse_yaml_with_options(0, text, options) {
+        let top_must = "the manifest must be a YAML mapping (`version: 1`, `targets:`, …)";
+        let root = match dockopt_diagnostics::yaml::load(file, text, top_must) {
             Ok(root) => root,
-            Err(e) => {
-                self.errors.extend(load_error(file, &e).errors);
+            Err(d) => {
+                self.yaml.errors.extend(d.errors);
                 return None;
             }
         };
@@ -296,7 +232,7 @@ impl Parser {
         }
 
         let mut default_from = None;
-        let errors_before = self.errors.len();
+        let errors_before = self.yaml.errors.len();
         if let Some(d) = top
             .get_node("defaults")
             .and_then(|n| self.mapping(n, "defaults", "a mapping"))
@@ -311,7 +247,7 @@ impl Parser {
                     .map(|(f, b)| (f, b, Span::of(from.span())));
             }
         }
-        self.broken_defaults = self.errors.len() > errors_before;
+        self.broken_defaults = self.yaml.errors.len() > errors_before;
 
         let mut decls: Vec<Decl> = Vec::new();
         if let Some(steps) = top
@@ -479,7 +415,7 @@ impl Parser {
         self.check_order(&steps, &after, &out_targets, &decls);
         self.check_stages(&steps, &out_targets, &decls, &ids);
         self.check_layers(top, &out_targets);
-        if !self.errors.is_empty() {
+        if !self.yaml.errors.is_empty() {
             return None;
         }
         Some(Manifest {
@@ -504,22 +440,7 @@ impl Parser {
         field: &str,
         expected: &str,
     ) -> Option<&'n MarkedMappingNode> {
-        if let Node::Mapping(m) = node {
-            return Some(m);
-        }
-        if let Node::Scalar(s) = node
-            && s.as_str().is_empty()
-        {
-            self.error(
-                Span::of(node.span()),
-                field,
-                format!("expected {expected}, found nothing"),
-                None,
-            );
-            return None;
-        }
-        self.wrong_type(node, field, expected);
-        None
+        self.yaml.mapping(node, field, expected)
     }
 
     fn scalar<'n>(
@@ -528,21 +449,11 @@ impl Parser {
         field: &str,
         expected: &str,
     ) -> Option<&'n MarkedScalarNode> {
-        if let Node::Scalar(s) = node {
-            return Some(s);
-        }
-        self.wrong_type(node, field, expected);
-        None
+        self.yaml.scalar(node, field, expected)
     }
 
-    /// "expected X, found a list" at the node.
     fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
-        self.error(
-            Span::of(node.span()),
-            field,
-            format!("expected {expected}, found {}", describe(node)),
-            None,
-        );
+        self.yaml.wrong_type(node, field, expected);
     }
 
     /// A string or a list of strings.
@@ -587,19 +498,7 @@ impl Parser {
     }
 
     fn check_keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], field: &str) {
-        for key in map.keys() {
-            if !allowed.contains(&key.as_str()) {
-                let help = did_you_mean(key.as_str(), allowed.iter().copied())
-                    .or_else(|| Some(format!("expected one of: {}", allowed.join(", "))));
-                let f = join(field, key.as_str());
-                self.error(
-                    Span::of(key.span()),
-                    &f,
-                    format!("unknown key `{}`", key.as_str()),
-                    help,
-                );
-            }
-        }
+        self.yaml.check_keys(map, allowed, field);
     }
 
     fn subst(&mut self, s: &MarkedScalarNode, field: &str, mode: Mode) -> Option<String> {

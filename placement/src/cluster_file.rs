@@ -12,9 +12,10 @@
 
 use std::collections::BTreeMap;
 
-use dockopt_manifest::{Diagnostic, Diagnostics, Span};
+use dockopt_diagnostics::yaml::Reader;
+use dockopt_diagnostics::{Diagnostics, Span};
+use marked_yaml::Node;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
-use marked_yaml::{LoadError, LoaderOptions, Node};
 
 use crate::model::{Cluster, Host, Pool};
 use crate::units::{bytes, cores};
@@ -45,57 +46,28 @@ const MAX_CONTAINERS: usize = 1_000_000;
 const MAX_COUNT: usize = MAX_CONTAINERS;
 
 struct P {
-    errors: Vec<Diagnostic>,
+    yaml: Reader,
 }
 
 fn span(node: &marked_yaml::Span) -> Span {
-    node.start().map_or(Span::default(), |m| Span {
-        line: m.line(),
-        column: m.column(),
-    })
+    Span::of(node)
 }
 
 impl P {
     fn err(&mut self, at: Span, field: &str, message: impl Into<String>) {
-        self.errors.push(Diagnostic {
-            span: at,
-            field: field.to_owned(),
-            message: message.into(),
-            help: None,
-        });
+        self.yaml.error(at, field, message, None);
     }
 
     fn map<'n>(&mut self, node: &'n Node, field: &str) -> Option<&'n MarkedMappingNode> {
-        match node {
-            Node::Mapping(m) => Some(m),
-            other => {
-                self.err(span(other.span()), field, "expected a mapping");
-                None
-            }
-        }
+        self.yaml.mapping(node, field, "a mapping")
     }
 
     fn scalar<'n>(&mut self, node: &'n Node, field: &str) -> Option<&'n MarkedScalarNode> {
-        match node {
-            Node::Scalar(s) => Some(s),
-            other => {
-                self.err(span(other.span()), field, "expected a single value");
-                None
-            }
-        }
+        self.yaml.scalar(node, field, "a single value")
     }
 
     fn keys(&mut self, map: &MarkedMappingNode, allowed: &[&str], field: &str) {
-        for k in map.keys() {
-            if !allowed.contains(&k.as_str()) {
-                self.errors.push(Diagnostic {
-                    span: span(k.span()),
-                    field: format!("{field}.{}", k.as_str()),
-                    message: format!("unknown key `{}`", k.as_str()),
-                    help: Some(format!("expected one of: {}", allowed.join(", "))),
-                });
-            }
-        }
+        self.yaml.check_keys(map, allowed, field);
     }
 
     fn number(
@@ -148,73 +120,31 @@ impl P {
 /// # Errors
 /// Every problem found, each with line, column and field.
 pub fn parse(file: &str, text: &str) -> Result<ClusterFile, Diagnostics> {
-    let mut p = P { errors: Vec::new() };
-    let out = parse_inner(&mut p, text);
+    let root = dockopt_diagnostics::yaml::load(
+        file,
+        text,
+        "the cluster file must be a YAML mapping (`version: 1`, `pools:`, `hosts:`)",
+    )?;
+    let mut p = P {
+        yaml: Reader::default(),
+    };
+    let out = parse_inner(&mut p, &root);
     match out {
-        Some(c) if p.errors.is_empty() => Ok(c),
+        Some(c) if p.yaml.errors.is_empty() => Ok(c),
         _ => {
-            if p.errors.is_empty() {
+            if p.yaml.errors.is_empty() {
                 p.err(Span::default(), "", "the cluster file is not valid");
             }
             Err(Diagnostics {
                 file: file.to_owned(),
-                errors: p.errors,
+                errors: p.yaml.errors,
             })
         }
     }
 }
 
-/// Where a YAML load error is and what it says (the loader's own text would say `0:0`).
-fn load_error(e: &LoadError) -> (Span, String) {
-    let (marker, message) = match e {
-        LoadError::ScanError(m, err) => (Some(*m), format!("invalid YAML: {}", err.info())),
-        LoadError::TopLevelMustBeMapping(m) => (
-            Some(*m),
-            "the cluster file must be a YAML mapping (`version: 1`, `pools:`, `hosts:`)".into(),
-        ),
-        LoadError::UnexpectedAnchor(m) => (
-            Some(*m),
-            "YAML anchors and aliases are not supported".into(),
-        ),
-        LoadError::MappingKeyMustBeScalar(m) => {
-            (Some(*m), "mapping keys must be plain strings".into())
-        }
-        LoadError::UnexpectedTag(m) => (Some(*m), "YAML tags (`!name`) are not supported".into()),
-        LoadError::DuplicateKey(inner) => (
-            inner.key.span().start().copied(),
-            format!(
-                "key `{}` appears twice in one mapping (first at line {})",
-                inner.key.as_str(),
-                inner
-                    .prev_key
-                    .span()
-                    .start()
-                    .map_or(0, marked_yaml::Marker::line)
-            ),
-        ),
-        other => (None, format!("invalid YAML: {other}")),
-    };
-    let at = marker.map_or(Span { line: 1, column: 1 }, |m| Span {
-        line: m.line(),
-        column: m.column(),
-    });
-    (at, message)
-}
-
-fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
-    let root = match marked_yaml::parse_yaml_with_options(
-        0,
-        text,
-        LoaderOptions::default().error_on_duplicate_keys(true),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            let (at, message) = load_error(&e);
-            p.err(at, "", message);
-            return None;
-        }
-    };
-    let top = p.map(&root, "")?;
+fn parse_inner(p: &mut P, root: &Node) -> Option<ClusterFile> {
+    let top = p.map(root, "")?;
     p.keys(top, &["version", "pools", "hosts", "current"], "");
     if let Some(v) = top.get_scalar("version")
         && v.as_str() != "1"
@@ -381,7 +311,7 @@ fn parse_inner(p: &mut P, text: &str) -> Option<ClusterFile> {
             format!("{total} containers in all: at most {MAX_CONTAINERS} are planned"),
         );
     }
-    if hosts.is_empty() && p.errors.is_empty() {
+    if hosts.is_empty() && p.yaml.errors.is_empty() {
         p.err(
             Span { line: 1, column: 1 },
             "hosts",
@@ -493,6 +423,26 @@ mod tests {
         );
         assert!(
             text.contains("c.yaml:6:17: current.web[0]: no host is named `zz`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wrong_shapes_and_typos_read_as_in_a_manifest() {
+        let err = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replcas: 1, memory: 1MiB, cpu: 1, network: 1MB}\nhosts: [a, b]\n",
+        )
+        .expect_err("invalid");
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "c.yaml:3:9: pools.web.replcas: unknown key `replcas` (did you mean `replicas`?)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("c.yaml:4:8: hosts: expected a mapping, found a list"),
             "{text}"
         );
     }
