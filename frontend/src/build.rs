@@ -9,7 +9,7 @@ use dockopt_proto::pb;
 use prost::Message;
 
 use crate::bridge::Bridge;
-use crate::opts::Opts;
+use crate::opts::{Opts, Targets};
 use crate::subrequest::{self, Request};
 
 /// What the frontend returns: the image's reference and its metadata.
@@ -174,47 +174,8 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let plan = &planned.plan;
     let network = opts.network().map_err(Failure::User)?;
     bridge.cache_imports = opts.cache_imports().map_err(Failure::User)?;
-    if let Some(p) = opts.platform() {
-        let host = format!("linux/{}", host_arch());
-        let asked: Vec<&str> = p.split(',').map(str::trim).collect();
-        if asked
-            .iter()
-            .any(|a| *a != host && !a.starts_with(&format!("{host}/")))
-        {
-            return Err(Failure::User(format!(
-                "dockopt builds for the engine's own platform ({host}) only; --platform {p} is not supported yet"
-            )));
-        }
-    }
-
-    let chosen = match opts.target() {
-        Some(name) => planned.target(name).map_err(Failure::User)?,
-        None => manifest
-            .targets
-            .iter()
-            .position(|t| t.name == manifest.default_target)
-            .unwrap_or(0),
-    };
-    let wanted: Vec<usize> = match (opts.target(), opts.all_targets()) {
-        (Some(_), _) => vec![chosen],
-        (None, Some(names)) if !names.is_empty() => names
-            .iter()
-            .map(|n| planned.target(n))
-            .collect::<Result<_, _>>()
-            .map_err(Failure::User)?,
-        (None, _) => (0..manifest.targets.len()).collect(),
-    };
-    let chosen = if wanted.contains(&chosen) {
-        chosen
-    } else {
-        wanted[0]
-    };
-    // Bases of the targets this build runs: one target, or all of them.
-    let wanted: Vec<usize> = if opts.target().is_some() {
-        vec![chosen]
-    } else {
-        (0..manifest.targets.len()).collect()
-    };
+    opts.check_platform(host_arch()).map_err(Failure::User)?;
+    let Targets { chosen, wanted } = opts.targets(manifest).map_err(Failure::User)?;
     let mut bases = BTreeMap::new();
     for &t in wanted.iter().chain([&chosen]) {
         let base = &manifest.targets[t].base;

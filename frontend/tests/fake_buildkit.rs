@@ -855,3 +855,46 @@ async fn subrequests_are_answered_without_building() {
     assert_eq!(error.code, tonic::Code::Unimplemented as i32);
     assert_eq!(error.message, "unsupported request frontend.lint");
 }
+
+#[tokio::test]
+async fn dockopt_targets_limits_the_all_targets_solve() {
+    let run = drive(
+        Daemon::serving(TOOLBOX),
+        &[
+            ("filename", FILE),
+            ("build-arg:DOCKOPT_TARGETS", "web, minimal,web"),
+        ],
+        None,
+    )
+    .await;
+    let all = all_targets_solve(&run);
+    let ops = ops(all.definition.as_ref().expect("definition"));
+    let (_, terminal) = ops.last().expect("ops");
+    let merge = ops
+        .iter()
+        .find(|(d, _)| Some(d) == terminal.inputs.first().map(|i| &i.digest))
+        .expect("the terminal's input");
+    let inputs: BTreeSet<String> = merge.1.inputs.iter().map(|i| i.digest.clone()).collect();
+    let want: BTreeSet<String> = ["web", "minimal"]
+        .iter()
+        .map(|name| {
+            let def = cli_llb(TOOLBOX, name);
+            ops_of_leaf(&def)
+        })
+        .collect();
+    assert_eq!(inputs, want, "only the listed targets are solved together");
+    // The default target (`full`) is not among them: the first listed one is returned.
+    let config = image_config(&run);
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["curl", "--version"])
+    );
+}
+
+/// The digest of a `dockopt llb` Definition's output (the terminal op's input).
+fn ops_of_leaf(def: &pb::Definition) -> String {
+    ops(def)
+        .last()
+        .map(|(_, op)| op.inputs[0].digest.clone())
+        .expect("a terminal")
+}
