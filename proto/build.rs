@@ -13,8 +13,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fds = protox::compile(files, ["."])?;
     let grpc = std::env::var_os("CARGO_FEATURE_GRPC").is_some();
+    let server = std::env::var_os("CARGO_FEATURE_SERVER").is_some();
     tonic_prost_build::configure()
-        .build_server(false)
+        .build_server(server)
         .build_client(grpc)
         .build_transport(grpc)
         .btree_map(".")

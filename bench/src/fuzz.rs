@@ -1,15 +1,18 @@
 //! A fuzzing program (not a test): generated and mutated manifests, locks, times stores,
-//! cluster files and stats lines thrown at the parsers, the planner edge and the LLB emitter;
-//! every panic is counted and its input saved. Seeded, so a run can be repeated exactly.
+//! cluster files, stats lines and frontend option sets thrown at the parsers, the planner edge,
+//! the LLB emitter and the frontend's option decoding; every panic is counted and its input
+//! saved. Seeded, so a run can be repeated exactly.
+
+mod options;
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Inputs that got all the way through (planned and emitted; placed), to show the mutations
-/// reach past the parsers.
-static DEEP: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+/// Inputs that got all the way through (planned and emitted; placed; option sets built), to
+/// show the mutations reach past the parsers.
+static DEEP: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
 
 use crate::rng::Rng;
 
@@ -331,10 +334,10 @@ pub(crate) fn run(cases: u64, seed: u64, root: &Path, out_dir: &Path) -> Result<
 
     std::panic::set_hook(Box::new(|_| {}));
     let mut rng = Rng(seed);
-    let (mut panics, mut counts) = (0u64, [0u64; 4]);
+    let (mut panics, mut counts) = (0u64, [0u64; 5]);
     let started = std::time::Instant::now();
     for i in 0..cases {
-        let kind = (i % 4) as usize;
+        let kind = (i % 5) as usize;
         counts[kind] += 1;
         let input: String;
         let outcome = match kind {
@@ -363,6 +366,15 @@ pub(crate) fn run(cases: u64, seed: u64, root: &Path, out_dir: &Path) -> Result<
                 input = mutate(&mut rng, &clusters[0]);
                 catch_unwind(AssertUnwindSafe(|| cluster_case(&input)))
             }
+            3 => {
+                let vars = options::generate(&mut rng);
+                input = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+                catch_unwind(AssertUnwindSafe(|| {
+                    if options::case(vars) {
+                        DEEP[2].fetch_add(1, Ordering::Relaxed);
+                    }
+                }))
+            }
             _ => {
                 let mut rng2 = Rng(rng.next());
                 let r = catch_unwind(AssertUnwindSafe(|| stats_case(&mut rng2)));
@@ -390,14 +402,16 @@ pub(crate) fn run(cases: u64, seed: u64, root: &Path, out_dir: &Path) -> Result<
     }
     let _ = std::panic::take_hook();
     println!(
-        "fuzz: {cases} cases (manifests {}, locks+times {}, cluster files {}, stats {}), seed {seed}, {panics} panics, {:.0} s; {} manifests planned and emitted as LLB, {} cluster files placed",
+        "fuzz: {cases} cases (manifests {}, locks+times {}, cluster files {}, frontend option sets {}, stats {}), seed {seed}, {panics} panics, {:.0} s; {} manifests planned and emitted as LLB, {} cluster files placed, {} option sets built to LLB and an image config",
         counts[0],
         counts[1],
         counts[2],
         counts[3],
+        counts[4],
         started.elapsed().as_secs_f64(),
         DEEP[0].load(Ordering::Relaxed),
-        DEEP[1].load(Ordering::Relaxed)
+        DEEP[1].load(Ordering::Relaxed),
+        DEEP[2].load(Ordering::Relaxed)
     );
     if panics > 0 {
         return Err(format!("{panics} panics"));

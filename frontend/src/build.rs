@@ -9,7 +9,7 @@ use dockopt_proto::pb;
 use prost::Message;
 
 use crate::bridge::Bridge;
-use crate::opts::Opts;
+use crate::opts::{Opts, Targets};
 use crate::subrequest::{self, Request};
 
 /// What the frontend returns: the image's reference and its metadata.
@@ -277,42 +277,8 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
     let plan = &planned.plan;
     let network = opts.network().map_err(Failure::User)?;
     bridge.cache_imports = opts.cache_imports().map_err(Failure::User)?;
-    if let Some(p) = opts.platform() {
-        let host = format!("linux/{}", host_arch());
-        let asked: Vec<&str> = p.split(',').map(str::trim).collect();
-        if asked
-            .iter()
-            .any(|a| *a != host && !a.starts_with(&format!("{host}/")))
-        {
-            return Err(Failure::User(format!(
-                "dockopt builds for the engine's own platform ({host}) only; --platform {p} is not supported yet"
-            )));
-        }
-    }
-
-    let chosen = match opts.target() {
-        Some(name) => planned.target(name).map_err(Failure::User)?,
-        None => manifest
-            .targets
-            .iter()
-            .position(|t| t.name == manifest.default_target)
-            .unwrap_or(0),
-    };
-    let wanted: Vec<usize> = match (opts.target(), opts.all_targets()) {
-        (Some(_), _) => vec![chosen],
-        (None, Some(names)) if !names.is_empty() => names
-            .iter()
-            .map(|n| planned.target(n))
-            .collect::<Result<_, _>>()
-            .map_err(Failure::User)?,
-        // Stages are built through the targets that read them, never on their own.
-        (None, _) => manifest.variants(),
-    };
-    let chosen = if wanted.contains(&chosen) {
-        chosen
-    } else {
-        wanted[0]
-    };
+    opts.check_platform(host_arch()).map_err(Failure::User)?;
+    let Targets { chosen, wanted } = opts.targets(manifest).map_err(Failure::User)?;
     // Bases of the targets this build runs and of the stages they read.
     let mut needed: Vec<usize> = wanted
         .iter()
@@ -509,17 +475,7 @@ fn image_metadata(
         .get(&target.base)
         .ok_or_else(|| Failure::Internal(format!("base {} not resolved", target.base)))?;
     // One history entry per layer: a squashed layer is one entry naming each of its steps.
-    let layers: Vec<Vec<&dockopt_manifest::Step>> = manifest
-        .layers(trie, chosen)
-        .iter()
-        .map(|nodes| {
-            nodes
-                .iter()
-                .filter_map(|&n| trie.nodes[n].step)
-                .map(|s| &manifest.steps[s])
-                .collect()
-        })
-        .collect();
+    let layers = dockopt_llb::target_layers(manifest, trie, chosen);
     let config = final_config(
         base,
         target,

@@ -9,8 +9,9 @@
 
 mod bridge;
 mod build;
-mod opts;
 mod subrequest;
+
+use dockopt_frontend::opts;
 
 use std::process::ExitCode;
 

@@ -1,22 +1,25 @@
-//! What BuildKit tells a frontend through its environment.
+//! What BuildKit tells a frontend through its environment, and what a build decides from it
+//! alone (pure: no gRPC, so the fuzzer drives it too).
 
 use std::collections::BTreeMap;
 
+use dockopt_manifest::Manifest;
+
 /// A cache to import: its type (`registry`, `local`, …) and attributes (`ref`, …).
-pub(crate) type CacheImport = (String, BTreeMap<String, String>);
+pub type CacheImport = (String, BTreeMap<String, String>);
 
 /// The frontend's options, decoded from `BUILDKIT_FRONTEND_OPT_<i>=<key>=<value>`.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Opts {
+pub struct Opts {
     /// Every option as given.
-    pub(crate) raw: BTreeMap<String, String>,
+    pub raw: BTreeMap<String, String>,
     /// `BUILDKIT_SESSION_ID`: the client session owning the `context` and `dockerfile` locals.
-    pub(crate) session: Option<String>,
+    pub session: Option<String>,
 }
 
 impl Opts {
     /// Decodes `vars` (normally `std::env::vars()`).
-    pub(crate) fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut opts = Self::default();
         for (name, value) in vars {
             if name.starts_with("BUILDKIT_FRONTEND_OPT_") {
@@ -31,14 +34,14 @@ impl Opts {
     }
 
     /// The manifest's file name inside the `dockerfile` local.
-    pub(crate) fn filename(&self) -> &str {
+    pub fn filename(&self) -> &str {
         self.raw
             .get("filename")
             .map_or("Dockerfile", String::as_str)
     }
 
     /// `--target`, when given and non-empty.
-    pub(crate) fn target(&self) -> Option<&str> {
+    pub fn target(&self) -> Option<&str> {
         self.raw
             .get("target")
             .map(String::as_str)
@@ -53,7 +56,7 @@ impl Opts {
     }
 
     /// `requestid`: the subrequest a client asks for instead of a build (`--print`, `--call`).
-    pub(crate) fn request_id(&self) -> Option<&str> {
+    pub fn request_id(&self) -> Option<&str> {
         self.raw
             .get("requestid")
             .map(String::as_str)
@@ -62,7 +65,7 @@ impl Opts {
 
     /// `--build-arg NAME=VALUE` values for the manifest: every one but the names BuildKit
     /// (`BUILDKIT_*`) and dockopt (`DOCKOPT_*`) reserve.
-    pub(crate) fn build_args(&self) -> BTreeMap<String, String> {
+    pub fn build_args(&self) -> BTreeMap<String, String> {
         let mut args = self.prefixed("build-arg:");
         args.retain(|k, _| !k.starts_with("BUILDKIT_") && !k.starts_with("DOCKOPT_"));
         args
@@ -70,7 +73,7 @@ impl Opts {
 
     /// `--build-arg DOCKOPT_TARGETS=a,b`: the targets a build without `--target` runs (the
     /// CLI's all-at-once pass); `None` for all of them.
-    pub(crate) fn all_targets(&self) -> Option<Vec<String>> {
+    pub fn all_targets(&self) -> Option<Vec<String>> {
         self.raw.get("build-arg:DOCKOPT_TARGETS").map(|v| {
             v.split(',')
                 .map(str::trim)
@@ -81,7 +84,7 @@ impl Opts {
     }
 
     /// `docker build --network`: BuildKit's `force-network-mode` (`host`, `none`, or unset).
-    pub(crate) fn network(&self) -> Result<dockopt_proto::pb::NetMode, String> {
+    pub fn network(&self) -> Result<dockopt_proto::pb::NetMode, String> {
         use dockopt_proto::pb::NetMode;
         match self.raw.get("force-network-mode").map(String::as_str) {
             None | Some("" | "default" | "sandbox") => Ok(NetMode::Unset),
@@ -94,19 +97,19 @@ impl Opts {
     }
 
     /// `--label NAME=VALUE` values.
-    pub(crate) fn labels(&self) -> BTreeMap<String, String> {
+    pub fn labels(&self) -> BTreeMap<String, String> {
         self.prefixed("label:")
     }
 
     /// `--no-cache` (for every step; a list of stage names does not apply to manifests).
-    pub(crate) fn no_cache(&self) -> bool {
+    pub fn no_cache(&self) -> bool {
         self.raw.contains_key("no-cache")
     }
 
     /// Caches to import (`--cache-from`): BuildKit's `cache-imports` option (JSON, a list of
     /// `{Type, Attrs}`) and the older `cache-from` (comma-separated registry refs). The frontend
     /// passes them on with every solve; without that the engine never looks at them.
-    pub(crate) fn cache_imports(&self) -> Result<Vec<CacheImport>, String> {
+    pub fn cache_imports(&self) -> Result<Vec<CacheImport>, String> {
         let mut out = Vec::new();
         if let Some(text) = self.raw.get("cache-imports").filter(|t| !t.is_empty()) {
             let list: Vec<serde_json::Value> = serde_json::from_str(text)
@@ -149,7 +152,7 @@ impl Opts {
 
     /// Whether to use MergeOp where the engine offers it (`--build-arg DOCKOPT_MERGEOP=off`: the
     /// FileOp that every engine runs).
-    pub(crate) fn use_mergeop(&self) -> bool {
+    pub fn use_mergeop(&self) -> bool {
         self.raw
             .get("build-arg:DOCKOPT_MERGEOP")
             .map(String::as_str)
@@ -158,12 +161,12 @@ impl Opts {
 
     /// Whether to keep the lock beside the manifest (`--build-arg DOCKOPT_LOCK=off`: plan from
     /// scratch, as `dockopt build --no-lock` does).
-    pub(crate) fn use_lock(&self) -> bool {
+    pub fn use_lock(&self) -> bool {
         self.raw.get("build-arg:DOCKOPT_LOCK").map(String::as_str) != Some("off")
     }
 
     /// `--platform` (the first, when several are asked for).
-    pub(crate) fn platform(&self) -> Option<&str> {
+    pub fn platform(&self) -> Option<&str> {
         self.raw
             .get("platform")
             .map(String::as_str)
@@ -171,11 +174,75 @@ impl Opts {
     }
 
     /// How to resolve base images: `default` (local first), `pull` or `local`.
-    pub(crate) fn resolve_mode(&self) -> &str {
+    pub fn resolve_mode(&self) -> &str {
         self.raw
             .get("image-resolve-mode")
             .map_or("default", String::as_str)
     }
+
+    /// `--platform`, checked against the engine's own (`linux/<host_arch>`, with or without a
+    /// variant): dockopt does not cross-build yet.
+    pub fn check_platform(&self, host_arch: &str) -> Result<(), String> {
+        let Some(p) = self.platform() else {
+            return Ok(());
+        };
+        let host = format!("linux/{host_arch}");
+        let variant = format!("{host}/");
+        if p.split(',')
+            .map(str::trim)
+            .any(|a| a != host && !a.starts_with(&variant))
+        {
+            return Err(format!(
+                "dockopt builds for the engine's own platform ({host}) only; --platform {p} is not supported yet"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Which targets of `manifest` this build runs, and which one it returns.
+    pub fn targets(&self, manifest: &Manifest) -> Result<Targets, String> {
+        let default = manifest
+            .targets
+            .iter()
+            .position(|t| t.name == manifest.default_target)
+            .unwrap_or(0);
+        if let Some(name) = self.target() {
+            let chosen = manifest.target_index(name)?;
+            return Ok(Targets {
+                chosen,
+                wanted: vec![chosen],
+            });
+        }
+        let mut wanted: Vec<usize> = Vec::new();
+        for name in self.all_targets().unwrap_or_default() {
+            let t = manifest.target_index(&name)?;
+            if !wanted.contains(&t) {
+                wanted.push(t);
+            }
+        }
+        if wanted.is_empty() {
+            // Stages are built through the targets that read them, never on their own.
+            wanted = manifest.variants();
+        }
+        let chosen = if wanted.contains(&default) {
+            default
+        } else {
+            wanted.first().copied().unwrap_or(default)
+        };
+        Ok(Targets { chosen, wanted })
+    }
+}
+
+/// The targets a build runs (indices into the manifest's targets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Targets {
+    /// The one returned as the image: `--target`, else the manifest's `default:` when it is
+    /// wanted, else the first wanted.
+    pub chosen: usize,
+    /// Every target solved: `--target` alone; else those `DOCKOPT_TARGETS` lists (in its order,
+    /// once each), or every variant (every target but the stages). More than one are solved
+    /// together first.
+    pub wanted: Vec<usize>,
 }
 
 #[cfg(test)]
@@ -235,5 +302,65 @@ mod tests {
         assert_eq!(o.resolve_mode(), "default");
         assert_eq!(o.request_id(), Some("frontend.targets"));
         assert_eq!(Opts::default().request_id(), None);
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> Opts {
+        Opts::from_vars(
+            pairs
+                .iter()
+                .enumerate()
+                .map(|(i, (k, v))| (format!("BUILDKIT_FRONTEND_OPT_{i}"), format!("{k}={v}"))),
+        )
+    }
+
+    #[test]
+    fn targets_follow_target_then_dockopt_targets_then_all() {
+        let text = "version: 1\ndefaults: {from: busybox}\ndefault: b\nsteps:\n  s: {run: x}\n\
+                    targets:\n  a: {steps: [s]}\n  b: {steps: [s]}\n  c: {steps: [s]}\n";
+        let m = dockopt_manifest::parse("m.yaml", text, &std::collections::BTreeMap::new())
+            .expect("parses");
+        let index = |n: &str| m.target_index(n).expect("a target");
+        let (a, b, c) = (index("a"), index("b"), index("c"));
+        let t = with(&[("target", "c")]).targets(&m).expect("ok");
+        assert_eq!((t.chosen, t.wanted), (c, vec![c]));
+        let t = with(&[("build-arg:DOCKOPT_TARGETS", "c, a,c")])
+            .targets(&m)
+            .expect("ok");
+        assert_eq!(
+            (t.chosen, t.wanted),
+            (c, vec![c, a]),
+            "default b not wanted: first listed"
+        );
+        let t = with(&[("build-arg:DOCKOPT_TARGETS", "a,b")])
+            .targets(&m)
+            .expect("ok");
+        assert_eq!((t.chosen, t.wanted), (b, vec![a, b]));
+        let t = with(&[("build-arg:DOCKOPT_TARGETS", " , ")])
+            .targets(&m)
+            .expect("ok");
+        assert_eq!(t.wanted.len(), 3);
+        let e = with(&[("build-arg:DOCKOPT_TARGETS", "a,bb")]).targets(&m);
+        assert!(e.is_err_and(|e| e.contains("`bb`") && e.contains("`b`")));
+        assert!(with(&[("target", "x")]).targets(&m).is_err());
+    }
+
+    #[test]
+    fn platforms_other_than_the_engines_are_refused() {
+        assert_eq!(with(&[]).check_platform("amd64"), Ok(()));
+        assert_eq!(
+            with(&[("platform", "linux/amd64")]).check_platform("amd64"),
+            Ok(())
+        );
+        assert_eq!(
+            with(&[("platform", "linux/arm64/v8")]).check_platform("arm64"),
+            Ok(())
+        );
+        let e = with(&[("platform", "linux/amd64,linux/arm64")]).check_platform("amd64");
+        assert!(e.is_err_and(|e| e.contains("linux/arm64")));
+        assert!(
+            with(&[("platform", "linux/amd64x")])
+                .check_platform("amd64")
+                .is_err()
+        );
     }
 }

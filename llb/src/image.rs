@@ -189,6 +189,27 @@ pub fn final_config(
     serde_json::to_vec(&Value::Object(image)).unwrap_or_default()
 }
 
+/// The layers of target `t` (its steps, several in a `squash: true` layer), in the order built on
+/// `trie` (the plan's): what [`final_config`] takes.
+#[must_use]
+pub fn target_layers<'m>(
+    manifest: &'m dockopt_manifest::Manifest,
+    trie: &dockopt_planner::Trie,
+    t: usize,
+) -> Vec<Vec<&'m Step>> {
+    manifest
+        .layers(trie, t)
+        .iter()
+        .map(|nodes| {
+            nodes
+                .iter()
+                .filter_map(|&n| trie.nodes[n].step)
+                .map(|s| &manifest.steps[s])
+                .collect()
+        })
+        .collect()
+}
+
 /// The image history: the base's entries (padded or trimmed so that its non-empty entries match
 /// its layers, as the exporter pairs them in order), then one entry per layer, then one
 /// empty-layer entry per config setting of the target. No timestamps: the config's bytes depend

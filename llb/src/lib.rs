@@ -13,5 +13,5 @@ mod image;
 mod ops;
 
 pub use graph::{Graph, Output, digest_of};
-pub use image::{BaseConfig, final_config};
+pub use image::{BaseConfig, final_config, target_layers};
 pub use ops::{BuildOptions, Built, LlbError, all_of, build, merge_of, step_name};

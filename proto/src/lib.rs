@@ -1,7 +1,8 @@
 //! dockopt-proto: the BuildKit wire types dockopt uses, generated from our own `.proto` files.
 //!
 //! Messages only by default (for building LLB); the `grpc` feature adds the `LLBBridge` client
-//! the frontend calls. Every protobuf map is a `BTreeMap`: encoding is deterministic.
+//! the frontend calls, and `server` the `LLBBridge` server trait (for the frontend's tests, which
+//! stand in for BuildKit). Every protobuf map is a `BTreeMap`: encoding is deterministic.
 #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
 
 /// LLB ops (`pb`).
