@@ -93,9 +93,17 @@ fn a_cache_mount_keeps_its_contents_across_builds_and_stays_out_of_the_image() {
         [format!("{salt} round 1"), format!("{salt} round 2")],
         "the second build saw what the first wrote into the cache"
     );
-    let listing = ok(&["run", "--rm", &images.0[1], "ls", "-a", "/cache"]);
+    // BuildKit 0.8 leaves the mount point behind as an empty folder; newer BuildKit removes it.
+    let listing = ok(&[
+        "run",
+        "--rm",
+        &images.0[1],
+        "sh",
+        "-c",
+        "ls -a /cache 2>/dev/null; echo end",
+    ]);
     assert!(
-        !listing.contains("log"),
+        listing.ends_with("end\n") && !listing.contains("log"),
         "the cache is not in the image: {listing}"
     );
 }
