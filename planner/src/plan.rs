@@ -87,8 +87,8 @@ pub struct GroupReport {
     pub cost: f64,
     /// A lower bound on any plan's cost for the group.
     pub lower_bound: f64,
-    /// Split evaluations the exact DP spent on the group (the exact method and the subset
-    /// bound; 0 when no DP ran).
+    /// Work units (see [`Options::effort`]) the exact method and the bounds spent on the group
+    /// (the heuristic's search is not counted here; 0 when no DP or bound ran).
     pub exact_work: f64,
 }
 
@@ -285,7 +285,8 @@ fn reduced(
                 }
             }
             Method::Heuristic => {
-                let (method, orders, mut spent) = heuristic(problem, part, prec, options);
+                let (method, orders, _) = heuristic(problem, part, prec, options);
+                let mut spent = 0.0;
                 let subset =
                     bound::subset_bound(part, prec, costs, limits(options, 0.25), &mut spent);
                 let b = subset
@@ -355,17 +356,20 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
     };
     let (method, orders, spent) = heuristic_with(problem, part, prec, options, 12, effort * share);
     work += spent;
+    // The heuristic's search counts against the budget but is not reported as exact work (a
+    // plan that meets its bound is proven without the exact method).
+    let mut heuristic_work = spent;
     let cost = group_cost(problem, part, &orders);
     let mut bound = model_distinct_bound(problem, part);
-    let done = |method, orders, bound, work| Solved {
+    let done = |method, orders, bound, work: f64, heuristic_work: f64| Solved {
         method,
         orders,
         proven: true,
         bound,
-        work,
+        work: work - heuristic_work,
     };
     if meets(cost, bound) {
-        return done(method, orders, bound, work);
+        return done(method, orders, bound, work, heuristic_work);
     }
     // The subset bound is cheap next to the DP on the whole part (16 items: 0.8 MiB of tables).
     if part.items.len() > bound::SUBSET {
@@ -373,7 +377,7 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
         let subset = bound::subset_bound(part, prec, costs, with(cap), &mut work);
         bound = bound.max(subset.unwrap_or(0.0));
         if meets(cost, bound) {
-            return done(method, orders, bound, work);
+            return done(method, orders, bound, work, heuristic_work);
         }
     }
     // The exact method gets what is left but the share kept for the bound and the polish
@@ -412,16 +416,16 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
         // The exact orders unless the heuristic's real trie is cheaper (tails can share more
         // than the model counts).
         Some(s) if group_cost(problem, part, &s.orders) <= cost => {
-            done(Method::Exact, s.orders, s.value, work)
+            done(Method::Exact, s.orders, s.value, work, heuristic_work)
         }
-        Some(s) => done(method, orders, s.value, work),
+        Some(s) => done(method, orders, s.value, work, heuristic_work),
         None => {
             // No proof: the set partition's bound when the DP got that far, and the sharing
             // bound (each item's cheapest share of the nodes on its path).
             bound = bound.max(lagrange.unwrap_or(0.0));
             if meets(cost, bound) {
                 // The search found nothing cheaper than the heuristic's plan: it is optimal.
-                return done(method, orders, bound, work);
+                return done(method, orders, bound, work, heuristic_work);
             }
             // What the exact method left, but the deeper polish's share (at least its own share).
             let cap =
@@ -430,11 +434,13 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
             bound = bound.max(share.unwrap_or(0.0));
             // A deeper polish (subtrees of up to 20 items solved exactly, 12 × 2²⁰
             // bytes each) where the part is larger than the first polish takes and small enough
-            // that running the heuristic again is cheap (≤ 50 items), with what is left.
+            // that running the heuristic again is cheap (≤ 50 items), with what is left (at
+            // most a quarter of the budget).
             let (method, orders) = if (13..=50).contains(&part.items.len()) && !meets(cost, bound) {
-                let cap = left(work, effort);
+                let cap = left(work, effort * DEEPER_SHARE);
                 let (m, deeper, spent) = heuristic_with(problem, part, prec, options, 20, cap);
                 work += spent;
+                heuristic_work += spent;
                 if group_cost(problem, part, &deeper) < cost {
                     (m, deeper)
                 } else {
@@ -448,7 +454,7 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
                 orders,
                 proven: false,
                 bound,
-                work,
+                work: work - heuristic_work,
             }
         }
     }
@@ -466,6 +472,8 @@ const RESERVE_SHARE: f64 = 0.2;
 const SHARE_SHARE: f64 = 0.1;
 /// What the sharing bound leaves for the deeper polish.
 const POLISH_SHARE: f64 = 0.05;
+/// The deeper polish's share at most (it rarely helps past it).
+const DEEPER_SHARE: f64 = 0.25;
 
 /// The model's distinct-step bound of a group: every reorderable step once, every item's tails.
 fn model_distinct_bound(problem: &Problem, group: &Group) -> f64 {
