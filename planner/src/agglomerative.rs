@@ -121,7 +121,10 @@ pub(crate) fn local_search(tree: &mut Hierarchy, uni: &Universe, budget: f64) ->
                 if spent > budget {
                     return spent / OPS_PER_UNIT;
                 }
-                let Some((undo, touched)) = regraft(tree, s, t) else {
+                let mut walked = 0.0;
+                let moved = regraft(tree, s, t, &mut walked);
+                spent += walked;
+                let Some((undo, touched)) = moved else {
                     continue;
                 };
                 let best = ev.total;
@@ -224,6 +227,8 @@ impl Incremental {
                 up = tree.parent[v];
             }
             let len = path.len();
+            // Walking up and sorting: a few operations per node on the path.
+            self.ops += 4.0 * len as f64;
             self.chain
                 .extend(path.into_iter().enumerate().map(|(i, v)| (len - i, v)));
         }
@@ -243,16 +248,22 @@ impl Incremental {
 /// Moves subtree `s` to hang beside `t` (under a new parent, reusing `s`'s old parent node).
 /// Returns the tree as it was and the nodes whose subtrees changed (their ancestors changed
 /// too), or `None` when the move is impossible or changes nothing.
-fn regraft(tree: &mut Hierarchy, s: usize, t: usize) -> Option<(Hierarchy, [Option<usize>; 2])> {
+fn regraft(
+    tree: &mut Hierarchy,
+    s: usize,
+    t: usize,
+    walked: &mut f64,
+) -> Option<(Hierarchy, [Option<usize>; 2])> {
     let p = tree.parent[s]?;
     let (x, y) = tree.children[p]?;
     let sibling = if x == s { y } else { x };
     if t == s || t == p || t == sibling {
         return None;
     }
-    // t must not lie inside the subtree of s.
+    // t must not lie inside the subtree of s (a walk up from t, counted with the move).
     let mut up = Some(t);
     while let Some(node) = up {
+        *walked += 1.0;
         if node == s {
             return None;
         }
@@ -437,7 +448,7 @@ mod tests {
                 let mut moves = 0;
                 for s in 0..nodes {
                     for t in (0..nodes).step_by(3) {
-                        let Some((undo, touched)) = regraft(&mut tree, s, t) else {
+                        let Some((undo, touched)) = regraft(&mut tree, s, t, &mut 0.0) else {
                             continue;
                         };
                         moves += 1;

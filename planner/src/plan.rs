@@ -464,8 +464,9 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
 const HEURISTIC_SHARE: f64 = 0.2;
 /// ... and on a part over [`exact::MAX_ITEMS`] items (the exact method does not run there).
 const LARGE_HEURISTIC_SHARE: f64 = 0.8;
-/// Auto's share for the subset bound.
-const SUBSET_SHARE: f64 = 0.1;
+/// Auto's share for the subset bound (16 items: up to 3¹⁶/2 ≈ 2e7 units, a quarter of the
+/// default budget).
+const SUBSET_SHARE: f64 = 0.25;
 /// The share the exact method leaves for the sharing bound and the deeper polish.
 const RESERVE_SHARE: f64 = 0.2;
 /// Auto's share for the sharing bound (at least).
