@@ -16,11 +16,11 @@
 //! subsets and is usually tiny next to 2ⁿ (4,048 sets for O'Neil's 20 × 100 instance). The DP
 //! walks, for each S, the F-sets inside S that hold low(S), from a pre-order list with skip
 //! links: at most Σ_{A∈F} 2^{n−|A|−min A} + 2ⁿ evaluations instead of 3ⁿ/2, and only over the
-//! sets the whole group can reach (solved top-down). Work is counted in split evaluations
-//! against the effort budget, memory in bytes against the memory budget: the tables' size is
-//! estimated before they are allocated (dense: 12 bytes per subset; sparse maps: counted as
-//! entries go in), and past either budget the DP gives up, deterministically, and the caller
-//! falls back to the heuristics.
+//! sets the whole group can reach (solved top-down). Work is counted in block lookups (and
+//! F's enumeration, one unit per candidate word) against the effort budget, memory in bytes
+//! against the memory budget: the tables' size is estimated before they are allocated (dense:
+//! 12 bytes per subset; sparse maps: counted as entries go in), and past either budget the DP
+//! gives up, deterministically, and the caller falls back to the heuristics.
 
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
