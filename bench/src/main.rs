@@ -5,7 +5,7 @@
 //! `dockopt-bench shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE]` measures auto,
 //! heuristic and exact on the generated stack and chunk shapes (and O'Neil's instances).
 //! `dockopt-bench gen stack|chunk TARGETS SEED FILE` writes one generated instance.
-//! `dockopt-bench one METHOD FILE [--memory MIB]` runs one method once (in its own process, so
+//! `dockopt-bench one METHOD FILE [--memory MIB] [--effort UNITS]` runs one method once (in its own process, so
 //! its peak memory is its own) and prints one JSON line.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -26,11 +26,28 @@ use serde_json::{Value, json};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("one") if args.len() == 3 => one(&args[1], Path::new(&args[2]), None),
-        Some("one") if args.len() == 5 && args[3] == "--memory" => {
-            match args[4].parse::<usize>() {
-                Ok(mib) => one(&args[1], Path::new(&args[2]), Some(mib << 20)),
-                Err(e) => Err(format!("--memory {}: {e}", args[4])),
+        Some("one") if args.len() >= 3 => {
+            let mut memory = None;
+            let mut effort = None;
+            let mut rest = args[3..].iter();
+            let mut bad = None;
+            while let Some(flag) = rest.next() {
+                let value = rest.next().map(String::as_str).unwrap_or("");
+                match flag.as_str() {
+                    "--memory" => match value.parse::<usize>() {
+                        Ok(mib) => memory = Some(mib << 20),
+                        Err(e) => bad = Some(format!("--memory {value}: {e}")),
+                    },
+                    "--effort" => match value.parse::<f64>() {
+                        Ok(units) => effort = Some(units),
+                        Err(e) => bad = Some(format!("--effort {value}: {e}")),
+                    },
+                    other => bad = Some(format!("unknown flag {other}")),
+                }
+            }
+            match bad {
+                Some(e) => Err(e),
+                None => one(&args[1], Path::new(&args[2]), memory, effort),
             }
         }
         Some("gen") if args.len() == 5 => gen_one(&args[1], &args[2], &args[3], Path::new(&args[4])),
@@ -53,7 +70,7 @@ fn main() {
             let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchmarks/results/placement.jsonl");
             std::fs::write(&out, raw).map_err(|e| format!("{}: {e}", out.display()))
         }
-        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | placement-seed [SECONDS] | shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE] | gen stack|chunk TARGETS SEED FILE | one METHOD FILE [--memory MIB] | fuzz [CASES] [SEED]".into()),
+        _ => Err("usage: dockopt-bench planner [--shared DIR] [--out FILE] [--reps N] [--quick] | placement | placement-seed [SECONDS] | shapes [--reps N] [--oneil DIR] [--baseline BIN] [--out FILE] | gen stack|chunk TARGETS SEED FILE | one METHOD FILE [--memory MIB] [--effort UNITS] | fuzz [CASES] [SEED]".into()),
     };
     if let Err(e) = result {
         eprintln!("dockopt-bench: {e}");
@@ -72,7 +89,12 @@ fn peak_kb() -> u64 {
         .unwrap_or(0)
 }
 
-fn one(method: &str, file: &Path, memory: Option<usize>) -> Result<(), String> {
+fn one(
+    method: &str,
+    file: &Path,
+    memory: Option<usize>,
+    effort: Option<f64>,
+) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let inst = instance::from_json(&file.display().to_string(), &text)?;
     let method = match method {
@@ -87,7 +109,7 @@ fn one(method: &str, file: &Path, memory: Option<usize>) -> Result<(), String> {
     let options = Options {
         method,
         memory: memory.unwrap_or(defaults.memory),
-        ..defaults
+        effort: effort.unwrap_or(defaults.effort),
     };
     let start = Instant::now();
     let plan = dockopt_planner::solve(&inst.problem, &options);

@@ -100,53 +100,170 @@ pub(crate) fn agglomerate(uni: &Universe) -> Hierarchy {
     tree
 }
 
-/// Improves `tree` by subtree prune-and-regraft moves until none helps or `budget` node
-/// evaluations are spent. Returns the work used.
+/// Improves `tree` by subtree prune-and-regraft moves until none helps or `budget` work units
+/// are spent. Returns the work used.
+///
+/// A move changes H only on the paths from the two places it touches up to the root, so each
+/// move (and each undo) recomputes just those nodes. Work is counted in word operations: per
+/// node recomputed, its words once plus what [`Universe::hoisted`] reports, and per move tried
+/// an eighth of the nodes (the copy kept to undo it); [`OPS_PER_UNIT`] operations a unit.
 pub(crate) fn local_search(tree: &mut Hierarchy, uni: &Universe, budget: f64) -> f64 {
-    let mut ev = tree.eval(uni);
-    let mut best = tree.saving(uni, &mut ev);
+    let budget = budget * OPS_PER_UNIT;
+    let mut ev = Incremental::new(tree, uni);
+    let mut spent = ev.ops;
     let nodes = tree.parent.len();
-    let per_eval = nodes as f64;
-    let mut spent = per_eval;
-    let eps = 1e-9 * best.abs().max(1.0);
+    let per_move = (nodes / 8) as f64;
+    let eps = 1e-9 * ev.total.abs().max(1.0);
     loop {
         let mut improved = false;
         for s in 0..nodes {
             for t in 0..nodes {
-                if spent + per_eval > budget {
-                    return spent;
+                if spent > budget {
+                    return spent / OPS_PER_UNIT;
                 }
-                let Some(undo) = regraft(tree, s, t) else {
+                let mut walked = 0.0;
+                let moved = regraft(tree, s, t, &mut walked);
+                spent += walked;
+                let Some((undo, touched)) = moved else {
                     continue;
                 };
-                spent += per_eval;
-                let saving = tree.saving(uni, &mut ev);
-                if saving > best + eps {
-                    best = saving;
+                let best = ev.total;
+                ev.ops = 0.0;
+                ev.refresh(tree, uni, &touched);
+                if ev.total > best + eps {
                     improved = true;
                 } else {
+                    // Back to the old tree: the old places of the moved nodes need recomputing.
+                    let back = [undo.parent[s], undo.parent[t]];
                     *tree = undo;
+                    ev.refresh(tree, uni, &back);
+                    ev.total = best;
                 }
+                spent += ev.ops + per_move;
             }
         }
         if !improved {
-            return spent;
+            return spent / OPS_PER_UNIT;
         }
     }
 }
 
+/// Local search operations per work unit (a DP split evaluation): measured ~2× apart.
+const OPS_PER_UNIT: f64 = 2.0;
+
+/// Per node I, U and w(H), kept up to date along the paths a move changes.
+struct Incremental {
+    inter: Vec<u64>,
+    union: Vec<u64>,
+    hw: Vec<f64>,
+    scratch: Vec<u64>,
+    /// Σ w(H) over internal nodes.
+    total: f64,
+    /// Word operations since last reset.
+    ops: f64,
+    chain: Vec<(usize, usize)>,
+}
+
+impl Incremental {
+    fn new(tree: &Hierarchy, uni: &Universe) -> Self {
+        let w = uni.words;
+        let n = tree.parent.len();
+        let mut ev = Self {
+            inter: vec![0; n * w],
+            union: vec![0; n * w],
+            hw: vec![0.0; n],
+            scratch: vec![0; w],
+            total: 0.0,
+            ops: 0.0,
+            chain: Vec::new(),
+        };
+        let mut order = Vec::new();
+        tree.postorder(&mut order);
+        for &node in &order {
+            ev.compute(tree, uni, node);
+        }
+        ev.total = order.iter().map(|&v| ev.hw[v]).sum();
+        ev
+    }
+
+    /// Recomputes `node` from its children (or its item's set).
+    fn compute(&mut self, tree: &Hierarchy, uni: &Universe, node: usize) {
+        let w = uni.words;
+        let at = node * w;
+        match tree.children[node] {
+            None => {
+                if node < uni.sets.len() {
+                    self.inter[at..at + w].copy_from_slice(&uni.sets[node]);
+                    self.union[at..at + w].copy_from_slice(&uni.sets[node]);
+                }
+                self.hw[node] = 0.0;
+                self.ops += w as f64;
+            }
+            Some((a, b)) => {
+                for j in 0..w {
+                    self.inter[at + j] = self.inter[a * w + j] & self.inter[b * w + j];
+                    self.union[at + j] = self.union[a * w + j] | self.union[b * w + j];
+                }
+                let ops = uni.hoisted(
+                    &self.inter[at..at + w],
+                    &self.union[at..at + w],
+                    &mut self.scratch,
+                );
+                self.hw[node] = uni.weight(&self.scratch);
+                self.ops += (w + ops) as f64;
+            }
+        }
+    }
+
+    /// Recomputes every node on the paths from `starts` to the root, deepest first, and
+    /// updates the total.
+    fn refresh(&mut self, tree: &Hierarchy, uni: &Universe, starts: &[Option<usize>]) {
+        self.chain.clear();
+        for &start in starts {
+            let mut path = Vec::new();
+            let mut up = start;
+            while let Some(v) = up {
+                path.push(v);
+                up = tree.parent[v];
+            }
+            let len = path.len();
+            // Walking up and sorting: a few operations per node on the path.
+            self.ops += 4.0 * len as f64;
+            self.chain
+                .extend(path.into_iter().enumerate().map(|(i, v)| (len - i, v)));
+        }
+        // Deepest first (children before parents), each node once.
+        self.chain.sort_unstable_by(|a, b| b.cmp(a));
+        self.chain.dedup_by_key(|e| e.1);
+        let chain = std::mem::take(&mut self.chain);
+        for &(_, v) in &chain {
+            let old = self.hw[v];
+            self.compute(tree, uni, v);
+            self.total += self.hw[v] - old;
+        }
+        self.chain = chain;
+    }
+}
+
 /// Moves subtree `s` to hang beside `t` (under a new parent, reusing `s`'s old parent node).
-/// Returns the tree as it was, or `None` when the move is impossible or changes nothing.
-fn regraft(tree: &mut Hierarchy, s: usize, t: usize) -> Option<Hierarchy> {
+/// Returns the tree as it was and the nodes whose subtrees changed (their ancestors changed
+/// too), or `None` when the move is impossible or changes nothing.
+fn regraft(
+    tree: &mut Hierarchy,
+    s: usize,
+    t: usize,
+    walked: &mut f64,
+) -> Option<(Hierarchy, [Option<usize>; 2])> {
     let p = tree.parent[s]?;
     let (x, y) = tree.children[p]?;
     let sibling = if x == s { y } else { x };
     if t == s || t == p || t == sibling {
         return None;
     }
-    // t must not lie inside the subtree of s.
+    // t must not lie inside the subtree of s (a walk up from t, counted with the move).
     let mut up = Some(t);
     while let Some(node) = up {
+        *walked += 1.0;
         if node == s {
             return None;
         }
@@ -162,7 +279,7 @@ fn regraft(tree: &mut Hierarchy, s: usize, t: usize) -> Option<Hierarchy> {
     tree.children[p] = Some((t, s));
     tree.parent[t] = Some(p);
     tree.parent[s] = Some(p);
-    Some(before)
+    Some((before, [g, Some(p)]))
 }
 
 /// In `parent` (or at the root when `None`), put `new` where `old` was.
@@ -219,13 +336,12 @@ pub(crate) fn polish(
         // The DP's own work counts, finished or not (it used to count 2ⁿ per subtree only, so
         // every subtree could spend the whole budget again).
         let mut used = 0.0;
-        let solved = exact::prepare(&sub, prec, costs, limits.memory).and_then(|p| {
-            let left = exact::Limits {
-                work: budget - work,
-                ..limits
-            };
-            p.solve(&sub, prec, left, &mut used)
-        });
+        let left = exact::Limits {
+            work: budget - work,
+            ..limits
+        };
+        let solved = exact::prepare(&sub, prec, costs, left, &mut used)
+            .and_then(|p| p.solve(&sub, prec, left, &mut used));
         work += used.max((1u64 << items.len()) as f64);
         let Some(solution) = solved else {
             continue;
@@ -271,4 +387,112 @@ pub(crate) fn polish(
         }
     }
     work
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::split;
+    use crate::problem::{Problem, Target};
+
+    /// Deterministic pseudo-random targets with `after` pairs (a < b: acyclic).
+    fn problem(seed: u64, targets: usize, steps: usize) -> Problem {
+        let mut x = seed;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) as usize
+        };
+        let costs = (0..steps).map(|_| 1.0 + (next() % 40) as f64).collect();
+        let mut targets: Vec<Target> = (0..targets)
+            .map(|_| Target {
+                base: "b".into(),
+                steps: (0..steps).filter(|_| next() % 3 == 0).collect(),
+                tail: Vec::new(),
+            })
+            .collect();
+        for t in &mut targets {
+            t.steps.push(0);
+            t.steps.sort_unstable();
+            t.steps.dedup();
+        }
+        let after = (0..steps / 2)
+            .map(|_| {
+                let a = next() % steps;
+                let b = next() % steps;
+                (a.min(b), a.max(b))
+            })
+            .filter(|(a, b)| a != b)
+            .collect();
+        Problem {
+            costs,
+            targets,
+            after,
+        }
+    }
+
+    /// The incremental evaluation (only the paths a move touches) always equals a full one,
+    /// after moves and after undoing them.
+    #[test]
+    fn incremental_saving_equals_a_full_evaluation() {
+        for seed in 0..20 {
+            let problem = problem(seed, 14, 40);
+            let prec = Precedence::new(problem.costs.len(), &problem.after);
+            for group in split(&problem) {
+                let uni = Universe::new(&group, &prec, &problem.costs);
+                let mut tree = agglomerate(&uni);
+                let mut ev = Incremental::new(&tree, &uni);
+                let mut full = tree.eval(&uni);
+                let nodes = tree.parent.len();
+                let mut moves = 0;
+                for s in 0..nodes {
+                    for t in (0..nodes).step_by(3) {
+                        let Some((undo, touched)) = regraft(&mut tree, s, t, &mut 0.0) else {
+                            continue;
+                        };
+                        moves += 1;
+                        ev.refresh(&tree, &uni, &touched);
+                        let want = tree.saving(&uni, &mut full);
+                        assert!(
+                            (ev.total - want).abs() <= 1e-6 * want.max(1.0),
+                            "seed {seed}"
+                        );
+                        if (s + t) % 2 == 0 {
+                            let back = [undo.parent[s], undo.parent[t]];
+                            tree = undo;
+                            ev.refresh(&tree, &uni, &back);
+                            let want = tree.saving(&uni, &mut full);
+                            assert!((ev.total - want).abs() <= 1e-6 * want.max(1.0));
+                        }
+                    }
+                }
+                assert!(nodes < 3 || moves > 0);
+            }
+        }
+    }
+
+    /// Local search never makes the tree worse, spends within its budget (plus one move), and
+    /// the same budget gives the same tree.
+    #[test]
+    fn local_search_is_budgeted_and_deterministic() {
+        let problem = problem(7, 30, 60);
+        let prec = Precedence::new(problem.costs.len(), &problem.after);
+        let group = split(&problem).remove(0);
+        let uni = Universe::new(&group, &prec, &problem.costs);
+        let start = agglomerate(&uni);
+        let saving = |tree: &Hierarchy| tree.saving(&uni, &mut tree.eval(&uni));
+        let run = |budget: f64| {
+            let mut tree = start.clone();
+            let spent = local_search(&mut tree, &uni, budget);
+            (tree, spent)
+        };
+        let (small, spent_small) = run(2_000.0);
+        let (big, spent_big) = run(1e9);
+        assert!(saving(&small) >= saving(&start) - 1e-9);
+        assert!(saving(&big) >= saving(&small) - 1e-9);
+        assert!(spent_small > 0.0 && spent_small < 2_000.0 + 1_000.0);
+        assert!(spent_big > spent_small);
+        assert_eq!(run(2_000.0), (small, spent_small));
+    }
 }

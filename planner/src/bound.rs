@@ -36,7 +36,7 @@ pub(crate) fn subset_bound(
         base: group.base.clone(),
         items: chosen.iter().map(|&k| group.items[k].clone()).collect(),
     };
-    let value = exact::prepare(&sub, prec, costs, limits.memory)?
+    let value = exact::prepare(&sub, prec, costs, limits, spent)?
         .solve(&sub, prec, limits, spent)?
         .value;
     let inside: std::collections::BTreeSet<usize> = sub
@@ -70,8 +70,10 @@ pub(crate) fn share_bound(
 ) -> Option<f64> {
     let uni = Universe::new(group, prec, costs);
     let words = uni.words;
+    let n = group.items.len();
+    let item_words = n.div_ceil(64).max(1);
     let local_costs: Vec<f64> = uni.steps.iter().map(|&s| costs[s]).collect();
-    // Per local step, its local predecessors.
+    // Per local step, its local predecessors and the items holding it (bitsets).
     let preds: Vec<Vec<u64>> = uni
         .steps
         .iter()
@@ -86,22 +88,41 @@ pub(crate) fn share_bound(
             bits
         })
         .collect();
+    let mut holders = vec![vec![0u64; item_words]; uni.steps.len()];
+    for (j, set) in uni.sets.iter().enumerate() {
+        for (w, &word) in set.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let c = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                holders[c][j / 64] |= 1 << (j % 64);
+            }
+        }
+    }
     let mut state = Share {
         uni: &uni,
         costs: &local_costs,
         preds: &preds,
-        memo: std::collections::HashMap::new(),
+        holders: &holders,
+        memo: SliceMap::default(),
         work: 0.0,
-        budget: work,
+        budget: work * SHARE_OPS_PER_UNIT,
         depth,
     };
     let mut total = 0.0;
     for (k, item) in group.items.iter().enumerate() {
         state.memo.clear();
-        let all: Vec<usize> = (0..group.items.len()).filter(|&j| j != k).collect();
+        let mut all = vec![u64::MAX; item_words];
+        for (w, word) in all.iter_mut().enumerate() {
+            let end = (n - w * 64).min(64);
+            if end < 64 {
+                *word = (1u64 << end) - 1;
+            }
+        }
+        all[k / 64] &= !(1 << (k % 64));
         let empty = vec![0u64; words];
         let saving = state.best(k, &empty, &all, 0);
-        *spent += state.work;
+        *spent += state.work / SHARE_OPS_PER_UNIT;
         state.budget -= state.work;
         state.work = 0.0;
         let saving = saving?;
@@ -110,49 +131,86 @@ pub(crate) fn share_bound(
     Some(total)
 }
 
+/// The sharing bound's operations (a word of a candidate's predecessors or holders) per work
+/// unit of the caller (a DP split evaluation): measured ~3× apart.
+const SHARE_OPS_PER_UNIT: f64 = 3.0;
+
 /// Prefix sets one item's search of [`share_bound`] keeps at most (about 64 MiB).
 const MAX_PREFIXES: usize = 1 << 20;
+
+/// A hasher for bitset keys: a multiply per 8 bytes (SipHash was a sixth of the bound's time).
+/// Keys are never iterated, so the map's order never shows in a bound.
+#[derive(Default)]
+struct SliceHasher(u64);
+
+impl std::hash::Hasher for SliceHasher {
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits (the bucket) depending on low input bits only.
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type SliceMap =
+    std::collections::HashMap<Vec<u64>, f64, std::hash::BuildHasherDefault<SliceHasher>>;
 
 /// One item's search of [`share_bound`].
 struct Share<'a> {
     uni: &'a Universe,
     costs: &'a [f64],
     preds: &'a [Vec<u64>],
+    /// Per local step, the items holding it.
+    holders: &'a [Vec<u64>],
     /// Best saving from a prefix set on.
-    memo: std::collections::HashMap<Vec<u64>, f64>,
+    memo: SliceMap,
     work: f64,
     budget: f64,
     /// Prefix length past which the rest is relaxed (see [`Share::relaxed`]).
     depth: usize,
 }
 
+/// Items in both bitsets.
+fn common(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()
+}
+
 impl Share<'_> {
     /// An upper bound on what item `k` can save after `prefix`: every step it still holds,
     /// shared with every other item that holds it and the prefix (later prefixes contain
     /// both, so no node on its path is shared by more).
-    fn relaxed(&mut self, k: usize, prefix: &[u64], others: &[usize]) -> f64 {
+    fn relaxed(&mut self, k: usize, prefix: &[u64], others: &[u64]) -> f64 {
         let sets = &self.uni.sets;
         let mut total = 0.0;
+        let mut tried = 0usize;
         for w in 0..self.uni.words {
             let mut cand = sets[k][w] & !prefix[w];
             while cand != 0 {
                 let c = w * 64 + cand.trailing_zeros() as usize;
                 cand &= cand - 1;
-                let holding = others
-                    .iter()
-                    .filter(|&&j| sets[j][c / 64] & (1 << (c % 64)) != 0)
-                    .count();
+                tried += 1;
+                let holding = common(others, &self.holders[c]);
                 if holding > 0 {
-                    total += self.costs[c] * (1.0 - 1.0 / (holding + 1) as f64);
+                    total += self.costs[c] * (1.0 - 1.0 / f64::from(holding + 1));
                 }
             }
         }
-        self.work += (others.len() * 8) as f64;
+        self.work += (tried * (others.len() + 1)) as f64;
         total
     }
 
     /// Most item `k` can save after prefix set `prefix`, which the items `others` also hold.
-    fn best(&mut self, k: usize, prefix: &[u64], others: &[usize], depth: usize) -> Option<f64> {
+    fn best(&mut self, k: usize, prefix: &[u64], others: &[u64], depth: usize) -> Option<f64> {
         if let Some(&known) = self.memo.get(prefix) {
             return Some(known);
         }
@@ -161,8 +219,8 @@ impl Share<'_> {
         }
         let sets = &self.uni.sets;
         let words = self.uni.words;
-        // A prefix set costs its memo entry and, per candidate step, a check of every other
-        // holder of the prefix; past `MAX_PREFIXES` an item gives up (memory).
+        // A prefix set costs its memo entry and, per candidate step, its predecessors and
+        // holders (a pass over their words); past `MAX_PREFIXES` an item gives up (memory).
         let candidates: u32 = sets[k].iter().map(|w| w.count_ones()).sum();
         self.work += 64.0 + f64::from(candidates) * (words + others.len()) as f64;
         if self.work > self.budget || self.memo.len() >= MAX_PREFIXES {
@@ -170,6 +228,7 @@ impl Share<'_> {
         }
         let mut best: f64 = 0.0;
         let mut next = prefix.to_vec();
+        let mut holding = vec![0u64; others.len()];
         for w in 0..words {
             let mut cand = sets[k][w] & !prefix[w];
             while cand != 0 {
@@ -179,17 +238,16 @@ impl Share<'_> {
                 if (0..words).any(|x| pred[x] & sets[k][x] & !prefix[x] != 0) {
                     continue;
                 }
-                let holding: Vec<usize> = others
-                    .iter()
-                    .copied()
-                    .filter(|&j| sets[j][c / 64] & (1 << (c % 64)) != 0)
-                    .collect();
-                if holding.is_empty() {
+                let mut count = 0u32;
+                for ((h, o), s) in holding.iter_mut().zip(others).zip(&self.holders[c]) {
+                    *h = o & s;
+                    count += h.count_ones();
+                }
+                if count == 0 {
                     continue;
                 }
                 next[w] |= 1 << (c % 64);
-                let through = (holding.len() + 1) as f64;
-                let here = self.costs[c] * (1.0 - 1.0 / through);
+                let here = self.costs[c] * (1.0 - 1.0 / f64::from(count + 1));
                 let later = self.best(k, &next, &holding, depth + 1)?;
                 next[w] &= !(1 << (c % 64));
                 best = best.max(here + later);
@@ -239,7 +297,7 @@ mod tests {
             let prec = Precedence::new(problem.costs.len(), &problem.after);
             let limits = Limits { work: 1e9, memory: 1 << 26 };
             for group in split(&problem) {
-                let exact = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                let exact = exact::prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
                     .and_then(|p| p.solve_with(&group, &prec, limits, true, &mut 0.0))
                     .expect("dense DP");
                 let tol = 1e-9 * exact.value.max(1.0);
@@ -250,7 +308,7 @@ mod tests {
                 prop_assert!(shallow <= share + tol, "depth 1 {} > {}", shallow, share);
                 prop_assert!(share <= exact.value + tol, "share {} > {}", share, exact.value);
                 let mut bound = None;
-                let bnb = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                let bnb = exact::prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
                     .and_then(|p| p.solve_partition(&group, &prec, limits, &mut 0.0, &mut bound))
                     .expect("branch and bound");
                 prop_assert!((bnb.value - exact.value).abs() <= tol);
@@ -259,7 +317,7 @@ mod tests {
                 }
                 // With no work at all the set partition still bounds the optimum from below.
                 let mut weak = None;
-                let none = exact::prepare(&group, &prec, &problem.costs, limits.memory)
+                let none = exact::prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
                     .and_then(|p| {
                         p.solve_partition(&group, &prec, Limits { work: 0.0, ..limits }, &mut 0.0, &mut weak)
                     });

@@ -16,11 +16,11 @@
 //! subsets and is usually tiny next to 2ⁿ (4,048 sets for O'Neil's 20 × 100 instance). The DP
 //! walks, for each S, the F-sets inside S that hold low(S), from a pre-order list with skip
 //! links: at most Σ_{A∈F} 2^{n−|A|−min A} + 2ⁿ evaluations instead of 3ⁿ/2, and only over the
-//! sets the whole group can reach (solved top-down). Work is counted in split evaluations
-//! against the effort budget, memory in bytes against the memory budget: the tables' size is
-//! estimated before they are allocated (dense: 12 bytes per subset; sparse maps: counted as
-//! entries go in), and past either budget the DP gives up, deterministically, and the caller
-//! falls back to the heuristics.
+//! sets the whole group can reach (solved top-down). Work is counted in block lookups (and
+//! F's enumeration, one unit per candidate word) against the effort budget, memory in bytes
+//! against the memory budget: the tables' size is estimated before they are allocated (dense:
+//! 12 bytes per subset; sparse maps: counted as entries go in), and past either budget the DP
+//! gives up, deterministically, and the caller falls back to the heuristics.
 
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
@@ -165,6 +165,10 @@ impl<T: Copy> Store<T> for Sparse<T> {
     }
 }
 
+/// Work units per word of a candidate set tried while enumerating F (about a DP split
+/// evaluation's time each).
+const ENUM_UNITS: f64 = 1.0;
+
 /// Largest family F the set partition searches; past it, only its Lagrangian bound is found.
 const MAX_COLUMNS: usize = 1 << 18;
 
@@ -177,6 +181,10 @@ pub(crate) struct Solution {
     pub(crate) value: f64,
     /// The optimal tree over the group's items.
     pub(crate) tree: Hierarchy,
+    /// Whether `value` is the optimum. Only [`Prepared::solve_bounded`] returns unproven
+    /// solutions: the set partition's best found when its search ran out of work (`value` is
+    /// then that tree's cost in the model, an upper bound).
+    pub(crate) proven: bool,
 }
 
 /// A set of F in a pre-order list of the sets sharing one lowest item.
@@ -196,20 +204,30 @@ pub(crate) struct Prepared {
     base: f64,
     lists: Vec<Vec<Entry>>,
     leaf: Vec<f64>,
+    /// Work units the enumeration of F took (charged to the same budget as the DP: the DP
+    /// gets `limits.work` minus this).
+    used: f64,
+    /// The cost of a plan already known (infinite when none): the set partition's search
+    /// looks only for cheaper ones (see [`Prepared::with_incumbent`]).
+    incumbent: f64,
 }
 
 /// Builds F for `group`; `None` when the group is over [`MAX_ITEMS`] or F over its cap or, at
-/// [`FAMILY_BYTES`] a set, over `memory` bytes.
+/// [`FAMILY_BYTES`] a set, over `limits.memory` bytes, or when enumerating it takes more than
+/// `limits.work` units ([`ENUM_UNITS`] per word of a candidate set tried). The enumeration's
+/// work is added to `spent` (finished or not) and the DP later gets only what is left.
 pub(crate) fn prepare(
     group: &Group,
     prec: &Precedence,
     costs: &[f64],
-    memory: usize,
+    limits: Limits,
+    spent: &mut f64,
 ) -> Option<Prepared> {
     let n = group.items.len();
     if n > MAX_ITEMS {
         return None;
     }
+    let memory = limits.memory;
     let max_family = MAX_FAMILY.min(memory / FAMILY_BYTES);
     let uni = Universe::new(group, prec, costs);
     let all: Vec<usize> = (0..n).collect();
@@ -220,6 +238,7 @@ pub(crate) fn prepare(
     };
     let mut lists = Vec::with_capacity(n);
     let mut total = 0usize;
+    let mut used = 0.0;
     for low in 0..n {
         let mut list = Vec::new();
         let mut walk = Walk {
@@ -228,11 +247,19 @@ pub(crate) fn prepare(
             base,
             list: &mut list,
             cap: max_family - total,
+            work: 0.0,
+            budget: limits.work - used,
         };
-        walk.extend(1 << low, &uni.sets[low], &uni.sets[low])?;
+        let done = walk.extend(1 << low, &uni.sets[low], &uni.sets[low]);
+        used += walk.work;
+        if done.is_none() {
+            *spent += used;
+            return None;
+        }
         total += list.len();
         lists.push(list);
     }
+    *spent += used;
     let leaf = group
         .items
         .iter()
@@ -244,6 +271,8 @@ pub(crate) fn prepare(
         base,
         lists,
         leaf,
+        used,
+        incumbent: f64::INFINITY,
     })
 }
 
@@ -262,6 +291,9 @@ struct Walk<'a> {
     list: &'a mut Vec<Entry>,
     /// Most sets the list may hold (`None` from [`Walk::extend`] past it).
     cap: usize,
+    /// Work units spent and allowed (`None` from [`Walk::extend`] past it).
+    work: f64,
+    budget: f64,
 }
 
 impl Walk<'_> {
@@ -270,7 +302,13 @@ impl Walk<'_> {
         let mut i2 = vec![0u64; inter.len()];
         let mut u2 = vec![0u64; inter.len()];
         let mut h = vec![0u64; inter.len()];
+        // Each candidate costs a pass over its words (intersection, union, hoisting, weight).
+        let per_try = ENUM_UNITS * inter.len() as f64;
         for k in last_item + 1..self.n {
+            self.work += per_try;
+            if self.work > self.budget {
+                return None;
+            }
             let set = &self.uni.sets[k];
             let mut any = false;
             for j in 0..inter.len() {
@@ -307,6 +345,14 @@ impl Walk<'_> {
 }
 
 impl Prepared {
+    /// Tells the set partition's search that a plan of cost `cost` (in the model) is known: it
+    /// prunes with it from the start, and when it finds nothing cheaper the bound it returns
+    /// is `cost` (the known plan is optimal) though it returns no partition.
+    pub(crate) fn with_incumbent(mut self, cost: f64) -> Self {
+        self.incumbent = cost;
+        self
+    }
+
     /// Runs the DP within `budget` split evaluations (`None` past it) and reads the optimal
     /// orders off its tree.
     ///
@@ -327,10 +373,12 @@ impl Prepared {
         spent: &mut f64,
     ) -> Option<Solution> {
         self.solve_bounded(group, prec, limits, spent, &mut None)
+            .filter(|s| s.proven)
     }
 
     /// [`Prepared::solve`]; when it gives up after the F values were found, `bound` gets a
-    /// lower bound on the optimum (the set partition's Lagrangian bound).
+    /// lower bound on the optimum (the set partition's Lagrangian bound), and the best
+    /// partition found so far comes back unproven (`proven: false`).
     pub(crate) fn solve_bounded(
         self,
         group: &Group,
@@ -339,6 +387,10 @@ impl Prepared {
         spent: &mut f64,
         bound: &mut Option<f64>,
     ) -> Option<Solution> {
+        let limits = Limits {
+            work: limits.work - self.used,
+            ..limits
+        };
         let dense = self.n <= DENSE_ITEMS
             && dense_bytes(self.n)
                 .and_then(|d| d.checked_add(self.family_bytes()))
@@ -384,8 +436,11 @@ impl Prepared {
         let mut dp = Dp {
             p: &self,
             h_index,
-            h_vals: fam.iter().map(|e| e.1).collect(),
-            value: Sparse::new(count + n),
+            hv: fam.iter().map(|e| (e.1, f64::NAN)).collect(),
+            value: Sparse::new(n),
+            bits: Vec::new(),
+            stack: Vec::new(),
+            lookup_units: if count > MAX_COLUMNS { 2.0 } else { 1.0 },
             work: 0.0,
             // Half the budget: a split here reads hash maps, several times a dense split's time.
             budget: limits.work / 2.0,
@@ -394,9 +449,9 @@ impl Prepared {
             for (k, &leaf) in self.leaf.iter().enumerate() {
                 dp.value.set(1 << k, leaf)?;
             }
-            for &(s, _) in &fam {
+            for (i, &(s, _)) in fam.iter().enumerate() {
                 let (best, _) = dp.split_in_family(s)?;
-                dp.value.set(s, best)?;
+                dp.hv[i].1 = best;
             }
             Some(())
         })();
@@ -406,14 +461,23 @@ impl Prepared {
         for (k, &leaf) in self.leaf.iter().enumerate() {
             columns.push((1 << k, leaf - self.base));
         }
-        for &(s, _) in &fam {
-            columns.push((s, dp.value.get(s)? - self.base));
+        for (&(s, _), &(_, v)) in fam.iter().zip(&dp.hv) {
+            columns.push((s, v - self.base));
         }
         // Past `MAX_COLUMNS` sets only the bound: the search's steps each scan the columns.
         let search = count <= MAX_COLUMNS;
-        let outcome = partition::solve(n, &columns, dp.budget - dp.work, left, search, spent);
+        let outcome = partition::solve(
+            n,
+            &columns,
+            dp.budget - dp.work,
+            left,
+            search,
+            self.incumbent - self.base,
+            spent,
+        );
         *bound = Some(self.base + outcome.bound);
-        let (value, blocks) = outcome.best.filter(|_| outcome.proven)?;
+        // Out of work (or only the bound): the best partition found so far, unproven.
+        let (value, blocks) = outcome.best?;
         // Reading the tree off re-walks splits already paid for.
         dp.budget = f64::INFINITY;
         // The tree: each block's optimal subtree, the blocks joined in the order found.
@@ -428,6 +492,7 @@ impl Prepared {
             orders,
             value: self.base + value,
             tree,
+            proven: outcome.proven,
         })
     }
 
@@ -484,6 +549,7 @@ impl Prepared {
                 orders: Vec::new(),
                 value: 0.0,
                 tree: Hierarchy::leaves(0),
+                proven: true,
             });
         }
         let family = self.family_bytes();
@@ -533,13 +599,16 @@ impl Prepared {
         for (i, &(mask, _)) in fam.iter().enumerate() {
             h_index.set(mask, u32::try_from(i).ok()?)?;
         }
-        let h_vals: Vec<f64> = fam.iter().map(|e| e.1).collect();
+        let hv: Vec<(f64, f64)> = fam.iter().map(|e| (e.1, f64::NAN)).collect();
         let family: Vec<Mask> = fam.into_iter().map(|e| e.0).collect();
         let mut dp = Dp {
             p: self,
             h_index,
-            h_vals,
+            hv,
             value,
+            bits: Vec::new(),
+            stack: Vec::new(),
+            lookup_units: 1.0,
             work: 0.0,
             budget,
         };
@@ -560,9 +629,9 @@ impl Prepared {
         for (k, &leaf) in p.leaf.iter().enumerate() {
             dp.value.set(1 << k, leaf)?;
         }
-        for &s in &family {
+        for (i, &s) in family.iter().enumerate() {
             let (best, _) = dp.split_in_family(s)?;
-            dp.value.set(s, best)?;
+            dp.hv[i].1 = best;
         }
         let value = dp.outside(full)?;
         // Rebuild the optimal tree: at each set, the first block reaching its value.
@@ -595,6 +664,7 @@ impl Prepared {
             orders,
             value,
             tree,
+            proven: true,
         })
     }
 }
@@ -602,18 +672,27 @@ impl Prepared {
 /// The DP's state: a value per subset (NaN until solved) and the work spent.
 struct Dp<'a, V, H> {
     p: &'a Prepared,
-    /// Per subset, the index of its h in `h_vals` when it is in F (`u32::MAX` otherwise; every
+    /// Per subset, the index of its h in `hv` when it is in F (`u32::MAX` otherwise; every
     /// other set of two or more items has h = the group's base).
     h_index: H,
-    h_vals: Vec<f64>,
+    /// Per F-set, its h and its value (NaN until solved), side by side: one map lookup and
+    /// one read find both.
+    hv: Vec<(f64, f64)>,
+    /// Values of single items and of the sets outside F.
     value: V,
+    /// Scratch for [`Dp::split_in_family`]: the items of a set, and the blocks to grow.
+    bits: Vec<Mask>,
+    stack: Vec<(Mask, usize)>,
+    /// Work units per lookup: 1, or 2 past [`MAX_COLUMNS`] F-sets (the map no longer fits the
+    /// caches; measured about twice the time per lookup on O'Neil 045-050).
+    lookup_units: f64,
     work: f64,
     budget: f64,
 }
 
 impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
     fn h(&self, s: Mask) -> Option<f64> {
-        self.h_index.get(s).map(|i| self.h_vals[i as usize])
+        self.h_index.get(s).map(|i| self.hv[i as usize].0)
     }
 
     fn charge(&mut self, units: f64) -> Option<()> {
@@ -621,30 +700,68 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
         (self.work <= self.budget).then_some(())
     }
 
+    /// `(h, value)` of a single item (h infinite) or a solved F-set; `None` otherwise.
+    #[inline]
+    fn family(&self, a: Mask) -> Option<(f64, f64)> {
+        if a & a.wrapping_sub(1) == 0 {
+            return Some((f64::INFINITY, self.p.leaf[a.trailing_zeros() as usize]));
+        }
+        let i = self.h_index.get(a)? as usize;
+        let (h, v) = self.hv[i];
+        (!v.is_nan()).then_some((h, v))
+    }
+
     /// Best value of an F-set `s` and the block holding its lowest item: blocks are its subsets
-    /// that hold that item and are a single item or share more than `s`. All are solved already.
+    /// that hold that item and are a single item or share more than `s`. All are solved already
+    /// (F is closed under subsets), and one map lookup gives a block's h and value.
+    ///
+    /// h only falls as items are added, so once a block shares no more than `s`, none of its
+    /// supersets inside `s` does either: the blocks are grown item by item (depth first, items
+    /// in increasing order, so ties go the same way each run) and such a block ends its branch.
+    /// One work unit per block looked up (at most the 2^(|s|−1) subsets holding the item).
     fn split_in_family(&mut self, s: Mask) -> Option<(f64, Mask)> {
         let hs = self.h(s)?;
         let low = s & s.wrapping_neg();
         let rest = s ^ low;
-        // Charged before the walk over its 2^|rest| blocks, so the budget is never overrun.
-        self.charge(f64::from(rest.count_ones()).exp2())?;
-        let mut best = (f64::INFINITY, low);
-        // Blocks in increasing order of what they add to `low`, so ties go the same way each run.
-        let mut add: Mask = 0;
-        loop {
-            let a = low | add;
-            if a != s && (add == 0 || self.h(a).is_some_and(|ha| ha > hs)) {
-                let v = self.value.get(a)? + self.value.get(s ^ a)?;
-                if v < best.0 {
-                    best = (v, a);
+        let mut best = (self.family(low)?.1 + self.family(rest)?.1, low);
+        let mut bits = std::mem::take(&mut self.bits);
+        let mut stack = std::mem::take(&mut self.stack);
+        bits.clear();
+        let mut r = rest;
+        while r != 0 {
+            bits.push(r & r.wrapping_neg());
+            r &= r - 1;
+        }
+        stack.clear();
+        stack.push((low, 0usize));
+        let mut looked = 1.0;
+        let mut found = Some(());
+        while let Some((a, from)) = stack.pop() {
+            for (j, &bit) in bits.iter().enumerate().skip(from) {
+                let b = a | bit;
+                if b == s {
+                    continue;
+                }
+                looked += 1.0;
+                if let Some((hb, vb)) = self.family(b)
+                    && hb > hs
+                {
+                    let Some((_, rest_value)) = self.family(s ^ b) else {
+                        found = None;
+                        break;
+                    };
+                    let v = vb + rest_value;
+                    if v < best.0 {
+                        best = (v, b);
+                    }
+                    stack.push((b, j + 1));
                 }
             }
-            if add == rest {
-                break;
-            }
-            add = add.wrapping_sub(rest) & rest; // the next submask of `rest`, increasing
         }
+        self.bits = bits;
+        self.stack = stack;
+        found?;
+        self.charge(looked * self.lookup_units)?;
         Some((best.0 - hs, best.1))
     }
 
@@ -652,6 +769,9 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
     /// alone, or an F-set inside `s`), plus the value of what remains.
     fn outside(&mut self, s: Mask) -> Option<f64> {
         if let Some(known) = self.value.get(s) {
+            return Some(known);
+        }
+        if let Some((_, known)) = self.family(s) {
             return Some(known);
         }
         let (value, _) = self.split_outside(s)?;
@@ -673,7 +793,7 @@ impl<V: Store<f64>, H: Store<u32>> Dp<'_, V, H> {
                 continue;
             }
             if e.mask != s {
-                let v = self.value.get(e.mask)? + self.outside(s ^ e.mask)?;
+                let v = self.family(e.mask)?.1 + self.outside(s ^ e.mask)?;
                 evaluated += 1.0;
                 if v < best.0 {
                     best = (v, e.mask);
@@ -728,10 +848,10 @@ mod tests {
             memory: 1 << 30,
         };
         let mut spent = 0.0;
-        let dense = prepare(&group, &prec, &problem.costs, limits.memory)
+        let dense = prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
             .and_then(|p| p.solve_with(&group, &prec, limits, true, &mut spent))
             .expect("dense");
-        let sparse = prepare(&group, &prec, &problem.costs, limits.memory)
+        let sparse = prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
             .and_then(|p| p.solve_with(&group, &prec, limits, false, &mut spent))
             .expect("sparse");
         assert_eq!(dense.value, sparse.value);
@@ -749,7 +869,7 @@ mod tests {
             work: 2e9,
             memory: 128 << 20,
         };
-        let solved = prepare(&group, &prec, &problem.costs, limits.memory)
+        let solved = prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
             .and_then(|p| p.solve(&group, &prec, limits, &mut 0.0))
             .expect("proven");
         // Each cluster runs its shared step once, the joining step runs once: every step once.
@@ -765,7 +885,7 @@ mod tests {
         let run = |memory: usize, dense: bool| {
             let limits = Limits { work: 1e9, memory };
             let mut spent = 0.0;
-            let solved = prepare(&group, &prec, &problem.costs, memory)
+            let solved = prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
                 .and_then(|p| p.solve_with(&group, &prec, limits, dense, &mut spent));
             (solved.map(|s| s.value), spent)
         };
@@ -782,5 +902,93 @@ mod tests {
         assert_eq!(run(1 << 30, false).0, fits);
         // The same budget gives the same answer every time.
         assert_eq!(run(64 << 10, false), run(64 << 10, false));
+    }
+
+    /// Enumerating F is charged: with no work at all it gives up (having spent some), and the
+    /// DP afterwards gets only what the enumeration left.
+    #[test]
+    fn enumerating_the_family_is_charged() {
+        let problem = clustered(4, 4);
+        let prec = Precedence::new(problem.costs.len(), &problem.after);
+        let group = split(&problem).remove(0);
+        let limits = |work: f64| Limits {
+            work,
+            memory: 1 << 30,
+        };
+        let mut spent = 0.0;
+        assert!(prepare(&group, &prec, &problem.costs, limits(0.5), &mut spent).is_none());
+        assert!(spent > 0.0 && spent <= 0.5 + 64.0);
+        let mut enumeration = 0.0;
+        let p =
+            prepare(&group, &prec, &problem.costs, limits(1e9), &mut enumeration).expect("F fits");
+        assert!(enumeration > 0.0 && p.used == enumeration);
+        // The DP alone (the dense tables) needs `dp` units; with the enumeration's cost
+        // taken off first, a budget of exactly `dp` is no longer enough.
+        let mut dp = 0.0;
+        let solved = prepare(&group, &prec, &problem.costs, limits(1e9), &mut 0.0)
+            .and_then(|p| p.solve_with(&group, &prec, limits(1e9), true, &mut dp))
+            .expect("solved");
+        assert!(dp > 0.0);
+        let tight = prepare(&group, &prec, &problem.costs, limits(1e9), &mut 0.0)
+            .and_then(|p| p.solve(&group, &prec, limits(dp), &mut 0.0));
+        assert!(tight.is_none());
+        let enough = prepare(&group, &prec, &problem.costs, limits(1e9), &mut 0.0)
+            .and_then(|p| p.solve(&group, &prec, limits(dp + enumeration), &mut 0.0))
+            .expect("solved");
+        assert_eq!(enough.value, solved.value);
+    }
+
+    /// Out of work on the partition path, `solve_bounded` returns the best partition's tree,
+    /// unproven (a real plan, never below the optimum), and `solve` returns nothing.
+    #[test]
+    fn the_partition_search_out_of_work_keeps_its_best() {
+        // Scattered targets (no clusters): the search has real work to do.
+        let mut x: u64 = 3;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) as usize
+        };
+        let problem = Problem {
+            costs: (0..26).map(|_| 1.0 + (next() % 50) as f64).collect(),
+            targets: (0..18)
+                .map(|_| Target {
+                    base: "b".into(),
+                    steps: (0..26).filter(|_| next() % 3 == 0).collect(),
+                    tail: Vec::new(),
+                })
+                .collect(),
+            after: Vec::new(),
+        };
+        let prec = Precedence::new(problem.costs.len(), &problem.after);
+        let group = split(&problem).remove(0);
+        let memory = 128 << 20;
+        let full = Limits { work: 1e9, memory };
+        let optimum = prepare(&group, &prec, &problem.costs, full, &mut 0.0)
+            .and_then(|p| p.solve(&group, &prec, full, &mut 0.0))
+            .expect("proven")
+            .value;
+        // Enough for F and its values, not for the search: find that budget by halving.
+        let mut kept = None;
+        let mut work = 1e9;
+        while work > 1.0 {
+            let limits = Limits { work, memory };
+            let mut bound = None;
+            let got = prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
+                .and_then(|p| p.solve_partition(&group, &prec, limits, &mut 0.0, &mut bound));
+            if let Some(s) = got.filter(|s| !s.proven) {
+                assert!(s.value >= optimum - 1e-9);
+                assert!(bound.is_some_and(|b| b <= optimum + 1e-9));
+                assert_eq!(s.orders.len(), group.items.len());
+                let none = prepare(&group, &prec, &problem.costs, limits, &mut 0.0)
+                    .and_then(|p| p.solve(&group, &prec, limits, &mut 0.0));
+                assert!(none.is_none());
+                kept = Some(s.value);
+                break;
+            }
+            work /= 2.0;
+        }
+        assert!(kept.is_some(), "no budget left the search unfinished");
     }
 }

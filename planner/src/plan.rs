@@ -47,8 +47,11 @@ impl Method {
 pub struct Options {
     /// Method for every group.
     pub method: Method,
-    /// Work budget per searched part of a group, in DP split evaluations for the exact method
-    /// (known before it runs) and, a tenth of it, in node evaluations for local search.
+    /// Work budget per searched part of a group, in work units: a block looked up by the exact
+    /// DP, a candidate word while enumerating its family F, and (scaled to about the same time
+    /// each) the set partition's, the local search's and the sharing bound's operations. Auto
+    /// spends at most this on a part, all phases together; the default is about half a second
+    /// on one core of the project's machine.
     pub effort: f64,
     /// Memory budget of one exact DP run (the exact method, the subset bound), in bytes: its
     /// tables are sized before they are allocated and past this the DP gives up, as it does past
@@ -58,10 +61,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        // 20 items: ≈ 1.7e9 evaluations, a few seconds on one core; dense tables up to 23 items.
+        // About half a second to a second of one core (a unit is 10–20 ns; measured on O'Neil's
+        // n = 30–50 and the chunk shapes); dense tables up to 23 items.
         Self {
             method: Method::Auto,
-            effort: 2.0e9,
+            effort: 8.0e7,
             memory: 128 << 20,
         }
     }
@@ -83,8 +87,8 @@ pub struct GroupReport {
     pub cost: f64,
     /// A lower bound on any plan's cost for the group.
     pub lower_bound: f64,
-    /// Split evaluations the exact DP spent on the group (the exact method and the subset
-    /// bound; 0 when no DP ran).
+    /// Work units (see [`Options::effort`]) the exact method and the bounds spent on the group
+    /// (the heuristic's search is not counted here; 0 when no DP or bound ran).
     pub exact_work: f64,
 }
 
@@ -160,8 +164,8 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
                 greedy::solve(&group, &prec, &problem.costs),
             ),
             Method::CliqueMip => {
-                // Cliques allowed: one per 100,000 units of effort (20,000 by default).
-                let max_cliques = (options.effort / 1e5).clamp(1.0, 1e7) as usize;
+                // Cliques allowed: one per 4,000 units of effort (20,000 by default).
+                let max_cliques = (options.effort / 4e3).clamp(1.0, 1e7) as usize;
                 let orders = clique_mip::solve(&group, &prec, &problem.costs, max_cliques)
                     .map_err(ProblemError::Model)?;
                 whole(problem, &group, &prec, options, Method::CliqueMip, orders)
@@ -266,7 +270,7 @@ fn reduced(
     for (part, members) in &reduction.parts {
         let done = match options.method {
             Method::Exact => {
-                let solution = exact::prepare(part, prec, costs, options.memory)
+                let solution = exact::prepare(part, prec, costs, limits(options, 1.0), &mut work)
                     .and_then(|p| p.solve(part, prec, limits(options, 1.0), &mut work))
                     .ok_or(ProblemError::TooLarge {
                         targets: group.targets().len(),
@@ -281,7 +285,7 @@ fn reduced(
                 }
             }
             Method::Heuristic => {
-                let (method, orders) = heuristic(problem, part, prec, options);
+                let (method, orders, _) = heuristic(problem, part, prec, options);
                 let mut spent = 0.0;
                 let subset =
                     bound::subset_bound(part, prec, costs, limits(options, 0.25), &mut spent);
@@ -330,59 +334,113 @@ fn reduced(
 }
 
 /// Auto on one part: the heuristic and the cheap bounds first; the exact DP only when they
-/// leave a gap, and within the work and memory budgets.
+/// leave a gap. Every phase draws on one budget of `options.effort` work units per part (and the
+/// memory budget), each capped at a share of it, so auto's work on a part never passes the
+/// effort whatever the part looks like.
 fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -> Solved {
     let costs = &problem.costs;
-    let (method, orders) = heuristic(problem, part, prec, options);
+    let effort = options.effort;
+    let exact_fits = part.items.len() <= exact::MAX_ITEMS;
+    let mut work = 0.0;
+    let left = |work: f64, cap: f64| cap.min(effort - work).max(0.0);
+    let with = |work: f64| Limits {
+        work,
+        memory: options.memory,
+    };
+    // The heuristic: a fifth of the budget where the exact method can take the part, most of it
+    // past 63 items (the exact method does not run there).
+    let share = if exact_fits {
+        HEURISTIC_SHARE
+    } else {
+        LARGE_HEURISTIC_SHARE
+    };
+    let (method, orders, spent) = heuristic_with(problem, part, prec, options, 12, effort * share);
+    work += spent;
+    // The heuristic's search counts against the budget but is not reported as exact work (a
+    // plan that meets its bound is proven without the exact method).
+    let mut heuristic_work = spent;
     let cost = group_cost(problem, part, &orders);
     let mut bound = model_distinct_bound(problem, part);
-    let mut work = 0.0;
-    let done = |method, orders, bound, work| Solved {
+    let done = |method, orders, bound, work: f64, heuristic_work: f64| Solved {
         method,
         orders,
         proven: true,
         bound,
-        work,
+        work: work - heuristic_work,
     };
     if meets(cost, bound) {
-        return done(method, orders, bound, work);
+        return done(method, orders, bound, work, heuristic_work);
     }
     // The subset bound is cheap next to the DP on the whole part (16 items: 0.8 MiB of tables).
     if part.items.len() > bound::SUBSET {
-        let subset = bound::subset_bound(part, prec, costs, limits(options, 0.25), &mut work);
+        let cap = left(work, effort * SUBSET_SHARE);
+        let subset = bound::subset_bound(part, prec, costs, with(cap), &mut work);
         bound = bound.max(subset.unwrap_or(0.0));
         if meets(cost, bound) {
-            return done(method, orders, bound, work);
+            return done(method, orders, bound, work, heuristic_work);
         }
     }
+    // The exact method gets what is left but the share kept for the bound and the polish
+    // after it; enumerating F is charged to it too.
     let mut lagrange = None;
-    let solution = exact::prepare(part, prec, costs, options.memory)
-        .and_then(|p| p.solve_bounded(part, prec, limits(options, 1.0), &mut work, &mut lagrange));
+    let solution = if exact_fits {
+        let cap = left(work, effort * (1.0 - RESERVE_SHARE) - work);
+        let mut used = 0.0;
+        let solution = exact::prepare(part, prec, costs, with(cap), &mut used).and_then(|p| {
+            // The heuristic's plan prunes the set partition's search from the start.
+            p.with_incumbent(cost)
+                .solve_bounded(part, prec, with(cap), &mut used, &mut lagrange)
+        });
+        work += used;
+        solution
+    } else {
+        None
+    };
+    // The set partition's best when its search ran out of work: a plan, not a proof.
+    let (solution, partial) = match solution {
+        Some(s) if !s.proven => (None, Some(s)),
+        other => (other, None),
+    };
+    let (method, orders, cost) = match partial {
+        Some(s) => {
+            let c = group_cost(problem, part, &s.orders);
+            if c < cost {
+                (Method::Exact, s.orders, c)
+            } else {
+                (method, orders, cost)
+            }
+        }
+        None => (method, orders, cost),
+    };
     match solution {
         // The exact orders unless the heuristic's real trie is cheaper (tails can share more
         // than the model counts).
         Some(s) if group_cost(problem, part, &s.orders) <= cost => {
-            done(Method::Exact, s.orders, s.value, work)
+            done(Method::Exact, s.orders, s.value, work, heuristic_work)
         }
-        Some(s) => done(method, orders, s.value, work),
+        Some(s) => done(method, orders, s.value, work, heuristic_work),
         None => {
             // No proof: the set partition's bound when the DP got that far, and the sharing
             // bound (each item's cheapest share of the nodes on its path).
             bound = bound.max(lagrange.unwrap_or(0.0));
-            // A tenth of the effort where the exact method could take the part (≤ 63 items), a
-            // hundredth past it (1,000-target groups stay near their old time).
-            let share_work = if part.items.len() <= exact::MAX_ITEMS {
-                options.effort / 10.0
-            } else {
-                options.effort / 100.0
-            };
-            let share = bound::share_bound(part, prec, costs, usize::MAX, share_work, &mut work);
+            if meets(cost, bound) {
+                // The search found nothing cheaper than the heuristic's plan: it is optimal.
+                return done(method, orders, bound, work, heuristic_work);
+            }
+            // What the exact method left, but the deeper polish's share (at least its own share).
+            let cap =
+                left(work, effort * SHARE_SHARE).max(left(work, effort) - effort * POLISH_SHARE);
+            let share = bound::share_bound(part, prec, costs, usize::MAX, cap, &mut work);
             bound = bound.max(share.unwrap_or(0.0));
             // A deeper polish (subtrees of up to 20 items solved exactly, 12 × 2²⁰
             // bytes each) where the part is larger than the first polish takes and small enough
-            // that running the heuristic again is cheap (≤ 50 items: ≤ 0.15 s on O'Neil's).
-            let (method, orders) = if (13..=50).contains(&part.items.len()) {
-                let (m, deeper) = heuristic_with(problem, part, prec, options, 20, 0.02);
+            // that running the heuristic again is cheap (≤ 50 items), with what is left (at
+            // most a quarter of the budget).
+            let (method, orders) = if (13..=50).contains(&part.items.len()) && !meets(cost, bound) {
+                let cap = left(work, effort * DEEPER_SHARE);
+                let (m, deeper, spent) = heuristic_with(problem, part, prec, options, 20, cap);
+                work += spent;
+                heuristic_work += spent;
                 if group_cost(problem, part, &deeper) < cost {
                     (m, deeper)
                 } else {
@@ -396,11 +454,28 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
                 orders,
                 proven: false,
                 bound,
-                work,
+                work: work - heuristic_work,
             }
         }
     }
 }
+
+/// Auto's share of its budget for the heuristic on a part the exact method can take.
+const HEURISTIC_SHARE: f64 = 0.2;
+/// ... and on a part over [`exact::MAX_ITEMS`] items (the exact method does not run there).
+const LARGE_HEURISTIC_SHARE: f64 = 0.8;
+/// Auto's share for the subset bound (16 items: up to 3¹⁶/2 ≈ 2e7 units, a quarter of the
+/// default budget).
+const SUBSET_SHARE: f64 = 0.25;
+/// The share the exact method leaves for the sharing bound and the deeper polish (0.2 cost
+/// chunk-36-s2 its proof).
+const RESERVE_SHARE: f64 = 0.1;
+/// Auto's share for the sharing bound (at least).
+const SHARE_SHARE: f64 = 0.1;
+/// What the sharing bound leaves for the deeper polish.
+const POLISH_SHARE: f64 = 0.05;
+/// The deeper polish's share at most (it rarely helps past it).
+const DEEPER_SHARE: f64 = 0.25;
 
 /// The model's distinct-step bound of a group: every reorderable step once, every item's tails.
 fn model_distinct_bound(problem: &Problem, group: &Group) -> f64 {
@@ -413,48 +488,51 @@ fn model_distinct_bound(problem: &Problem, group: &Group) -> f64 {
         + group.items.iter().map(|i| i.tail_cost).sum::<f64>()
 }
 
-/// The better of the agglomerative + local search tree and the greedy, by their real trie cost.
+/// The better of the agglomerative + local search tree and the greedy, by their real trie cost,
+/// within half the effort.
 fn heuristic(
     problem: &Problem,
     group: &Group,
     prec: &Precedence,
     options: &Options,
-) -> (Method, Vec<Vec<StepId>>) {
-    heuristic_with(problem, group, prec, options, 12, 0.01)
+) -> (Method, Vec<Vec<StepId>>, f64) {
+    heuristic_with(problem, group, prec, options, 12, options.effort / 2.0)
 }
 
-/// [`heuristic`] re-solving subtrees of up to `polish` items exactly, with `share` of the effort.
+/// [`heuristic`] re-solving subtrees of up to `polish` items exactly, within `budget` work
+/// units: each local search pass gets 40 % of it, the polish what is left after the first pass
+/// (at most 20 %), the second pass the rest. Returns the orders and the work spent.
 fn heuristic_with(
     problem: &Problem,
     group: &Group,
     prec: &Precedence,
     options: &Options,
     polish: usize,
-    share: f64,
-) -> (Method, Vec<Vec<StepId>>) {
-    let effort = options.effort;
+    budget: f64,
+) -> (Method, Vec<Vec<StepId>>, f64) {
     let greedy = greedy::solve(group, prec, &problem.costs);
     let uni = Universe::new(group, prec, &problem.costs);
     let mut tree = agglomerative::agglomerate(&uni);
-    // Local search work is counted in node evaluations; each pass gets 1/200 of the budget
-    // (10⁷ by default: many sweeps at 50 targets, part of one at 1,000).
-    agglomerative::local_search(&mut tree, &uni, effort / 200.0);
+    let mut spent = agglomerative::local_search(&mut tree, &uni, budget * 0.4);
     // Then every largest subtree of up to `polish` targets re-solved exactly, and search again.
-    agglomerative::polish(
+    spent += agglomerative::polish(
         &mut tree,
         group,
         &uni,
         prec,
         &problem.costs,
         polish,
-        limits(options, share),
+        Limits {
+            work: (budget * 0.2).min(budget - spent).max(0.0),
+            memory: options.memory,
+        },
     );
-    agglomerative::local_search(&mut tree, &uni, effort / 200.0);
+    spent += agglomerative::local_search(&mut tree, &uni, (budget - spent).max(0.0));
     let hier = tree.orders(group, &uni, prec);
     if group_cost(problem, group, &hier) <= group_cost(problem, group, &greedy) {
-        (Method::Heuristic, hier)
+        (Method::Heuristic, hier, spent)
     } else {
-        (Method::Greedy, greedy)
+        (Method::Greedy, greedy, spent)
     }
 }
 

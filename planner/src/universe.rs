@@ -19,6 +19,8 @@ pub(crate) struct Universe {
     pub(crate) sets: Vec<Vec<u64>>,
     /// Per local step, the local steps that must follow it (empty when there is no precedence).
     succ: Vec<Vec<u64>>,
+    /// Per local step, the local steps that must precede it (the transpose of `succ`).
+    pred: Vec<Vec<u64>>,
     costs: Vec<f64>,
     has_precedence: bool,
 }
@@ -73,32 +75,72 @@ impl Universe {
         } else {
             Vec::new()
         };
+        let mut pred = vec![vec![0u64; words]; if has_precedence { steps.len() } else { 0 }];
+        for (a, bits) in succ.iter().enumerate() {
+            for (w, &word) in bits.iter().enumerate() {
+                let mut word = word;
+                while word != 0 {
+                    let b = w * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    pred[b][a / 64] |= 1 << (a % 64);
+                }
+            }
+        }
         let step_costs = steps.iter().map(|&s| costs[s]).collect();
         Self {
             steps,
             words,
             sets,
             succ,
+            pred,
             costs: step_costs,
             has_precedence,
         }
     }
 
     /// H(S) from I(S) and U(S), written into `out`.
-    pub(crate) fn hoisted(&self, inter: &[u64], union: &[u64], out: &mut [u64]) {
+    pub(crate) fn hoisted(&self, inter: &[u64], union: &[u64], out: &mut [u64]) -> usize {
         out.copy_from_slice(inter);
         if !self.has_precedence {
-            return;
+            return inter.len();
         }
-        for (w, (&i, &u)) in inter.iter().zip(union).enumerate() {
-            let mut bad = u & !i;
-            while bad != 0 {
-                let a = w * 64 + bad.trailing_zeros() as usize;
-                bad &= bad - 1;
-                for (o, s) in out.iter_mut().zip(&self.succ[a]) {
-                    *o &= !s;
+        // From whichever side is smaller: clear the successors of each step of U ∖ I, or drop
+        // each step of I that has a predecessor in U ∖ I (the same set). Returns the word
+        // operations done.
+        let (mut common, mut outside) = (0u32, 0u32);
+        for (&i, &u) in inter.iter().zip(union) {
+            common += i.count_ones();
+            outside += (u & !i).count_ones();
+        }
+        let words = inter.len();
+        if outside <= common {
+            for (w, (&i, &u)) in inter.iter().zip(union).enumerate() {
+                let mut bad = u & !i;
+                while bad != 0 {
+                    let a = w * 64 + bad.trailing_zeros() as usize;
+                    bad &= bad - 1;
+                    for (o, s) in out.iter_mut().zip(&self.succ[a]) {
+                        *o &= !s;
+                    }
                 }
             }
+            words * (1 + outside as usize)
+        } else {
+            for (w, &i) in inter.iter().enumerate() {
+                let mut word = i;
+                while word != 0 {
+                    let a = w * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    let blocked = self.pred[a]
+                        .iter()
+                        .zip(inter.iter().zip(union))
+                        .any(|(p, (&i, &u))| p & u & !i != 0);
+                    if blocked {
+                        out[w] &= !(1 << (a % 64));
+                    }
+                }
+            }
+            words * (1 + common as usize)
         }
     }
 
@@ -137,5 +179,78 @@ impl Universe {
             }
         }
         (inter, union)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::group::split;
+    use crate::problem::{Problem, Target};
+
+    /// H from either side (U ∖ I's successors cleared, or I's steps with a predecessor in
+    /// U ∖ I dropped) is the definition: I minus the successors of U ∖ I.
+    #[test]
+    fn hoisting_from_either_side_is_the_definition() {
+        let mut x: u64 = 99;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) as usize
+        };
+        for round in 0..50 {
+            let steps = 70 + next() % 60;
+            // Sparse targets (U ∖ I larger than I) and dense ones (I larger): both sides.
+            let keep = if round % 2 == 0 { 2 } else { 8 };
+            let targets: Vec<Target> = (0..6)
+                .map(|_| Target {
+                    base: "b".into(),
+                    steps: (0..steps).filter(|_| next() % 10 < keep).collect(),
+                    tail: Vec::new(),
+                })
+                .collect();
+            let after: Vec<(usize, usize)> = (0..steps / 3)
+                .map(|_| (next() % steps, next() % steps))
+                .filter(|(a, b)| a < b)
+                .collect();
+            let problem = Problem {
+                costs: vec![1.0; steps],
+                targets,
+                after,
+            };
+            let prec = Precedence::new(steps, &problem.after);
+            for group in split(&problem) {
+                let uni = Universe::new(&group, &prec, &problem.costs);
+                let k = group.items.len();
+                for a in 0..k {
+                    for b in a + 1..k {
+                        let inter: Vec<u64> = uni.sets[a]
+                            .iter()
+                            .zip(&uni.sets[b])
+                            .map(|(x, y)| x & y)
+                            .collect();
+                        let union: Vec<u64> = uni.sets[a]
+                            .iter()
+                            .zip(&uni.sets[b])
+                            .map(|(x, y)| x | y)
+                            .collect();
+                        let mut want = inter.clone();
+                        for l in 0..uni.steps.len() {
+                            let outside = union[l / 64] & !inter[l / 64] & (1 << (l % 64)) != 0;
+                            if outside && uni.has_precedence {
+                                for (w, s) in want.iter_mut().zip(&uni.succ[l]) {
+                                    *w &= !s;
+                                }
+                            }
+                        }
+                        let mut got = vec![0u64; uni.words];
+                        let ops = uni.hoisted(&inter, &union, &mut got);
+                        assert_eq!(got, want);
+                        assert!(ops >= uni.words);
+                    }
+                }
+            }
+        }
     }
 }
