@@ -21,4 +21,4 @@ pub use model::{
     Action, Arg, CacheSharing, Copy, Healthcheck, ImageConfig, Manifest, Mount, RunCommand, Step,
     StepContext, Target,
 };
-pub use parse::{DEFAULT_LAYER_LIMIT, DOCKER_LAYER_LIMIT, parse};
+pub use parse::{DEFAULT_LAYER_LIMIT, DOCKER_LAYER_LIMIT, parse, parse_size};

@@ -129,7 +129,7 @@ pub(super) fn parse(
         "tmpfs" => {
             let size = match size {
                 None => None,
-                Some(text) => Some(bytes(&text).ok_or(format!(
+                Some(text) => Some(dockopt_manifest::parse_size(&text).ok_or(format!(
                     "size={text}: expected bytes, or a number with k, m or g"
                 ))?),
             };
@@ -145,17 +145,4 @@ pub(super) fn parse(
 
 fn expand(value: &str, lookup: &dyn Fn(&str) -> Lookup) -> String {
     lex::words(value, false, lookup).0.concat()
-}
-
-/// `64m` → bytes (binary units), as the manifest's `size:` reads it.
-fn bytes(text: &str) -> Option<u64> {
-    let t = text.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (digits, shift) = match t.chars().last()? {
-        'k' => (&t[..t.len() - 1], 10),
-        'm' => (&t[..t.len() - 1], 20),
-        'g' => (&t[..t.len() - 1], 30),
-        _ => (t, 0),
-    };
-    digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }

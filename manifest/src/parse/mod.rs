@@ -442,8 +442,10 @@ fn is_stage_name(value: &str) -> bool {
     !value.is_empty() && !value.contains([':', '/', '@'])
 }
 
-/// `64m`, `1g`, `512k`, `4096` (binary units, as Docker reads `size=`) → bytes.
-fn parse_size(text: &str) -> Option<u64> {
+/// `64m`, `1g`, `512k`, `4096` (binary units, as Docker reads `size=`) → bytes; `None` when it
+/// is not a size or does not fit 64 bits.
+#[must_use]
+pub fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
     let (digits, shift) = match t.chars().last()? {
