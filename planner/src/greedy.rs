@@ -5,21 +5,21 @@
 //! under a child node for it, the others stay and the choice repeats for them. When nothing is
 //! shared any more, each item finishes its own steps in constraint order.
 
-use crate::bitset::BitSet;
 use crate::group::Group;
 use crate::precedence::Precedence;
 use crate::problem::StepId;
+use fixedbitset::FixedBitSet;
 
 /// Item orders (reorderable steps only) for every item of the group.
 pub(crate) fn solve(group: &Group, prec: &Precedence, costs: &[f64]) -> Vec<Vec<StepId>> {
     let m = costs.len();
     let n = group.items.len();
     let mut orders: Vec<Vec<StepId>> = vec![Vec::new(); n];
-    let remaining: Vec<BitSet> = group
+    let remaining: Vec<FixedBitSet> = group
         .items
         .iter()
         .map(|item| {
-            let mut set = BitSet::new(m);
+            let mut set = FixedBitSet::with_capacity(m);
             for &s in &item.set {
                 set.insert(s);
             }
@@ -33,17 +33,17 @@ pub(crate) fn solve(group: &Group, prec: &Precedence, costs: &[f64]) -> Vec<Vec<
     while let Some(members) = stack.pop() {
         let members: Vec<usize> = members
             .into_iter()
-            .filter(|&k| !remaining[k].is_empty())
+            .filter(|&k| !remaining[k].is_clear())
             .collect();
         if members.is_empty() {
             continue;
         }
         // How many members may run each step next (a dense counter over step ids).
-        let ready = |k: usize, s: StepId, remaining: &[BitSet]| {
-            prec.is_empty() || !prec.before(s).intersects(&remaining[k])
+        let ready = |k: usize, s: StepId, remaining: &[FixedBitSet]| {
+            prec.is_empty() || prec.before(s).is_disjoint(&remaining[k])
         };
         for &k in &members {
-            for s in remaining[k].iter() {
+            for s in remaining[k].ones() {
                 if ready(k, s, &remaining) {
                     if count[s] == 0 {
                         touched.push(s);
@@ -89,7 +89,7 @@ pub(crate) fn solve(group: &Group, prec: &Precedence, costs: &[f64]) -> Vec<Vec<
             Some((step, takers)) if takers.len() >= 2 => {
                 for &k in &takers {
                     orders[k].push(step);
-                    remaining[k].remove(step);
+                    remaining[k].set(step, false);
                 }
                 let rest: Vec<usize> = members
                     .into_iter()
@@ -100,9 +100,9 @@ pub(crate) fn solve(group: &Group, prec: &Precedence, costs: &[f64]) -> Vec<Vec<
             }
             _ => {
                 for k in members {
-                    let own: Vec<StepId> = remaining[k].iter().collect();
+                    let own: Vec<StepId> = remaining[k].ones().collect();
                     orders[k].extend(prec.sort(&own));
-                    remaining[k] = BitSet::new(m);
+                    remaining[k] = FixedBitSet::with_capacity(m);
                 }
             }
         }

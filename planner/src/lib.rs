@@ -14,7 +14,6 @@
 //! - Methods never see each other: each takes a [`group::Group`] and returns orders.
 
 mod agglomerative;
-mod bitset;
 mod bound;
 mod clique_mip;
 mod exact;

@@ -193,7 +193,7 @@ fn heaviest_path(
                 && !path.contains(&s)
                 && prec
                     .before(s)
-                    .iter()
+                    .ones()
                     .all(|p| !holds(p) || path.contains(&p));
             if ready {
                 let mut next = path.clone();

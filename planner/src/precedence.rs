@@ -1,18 +1,18 @@
 //! The `after` relation: transitive closure, cycle search and topological order.
 
-use crate::bitset::BitSet;
 use crate::problem::StepId;
+use fixedbitset::FixedBitSet;
 
 /// The transitive closure of the precedence pairs over all steps of a problem.
 #[derive(Clone, Debug)]
 pub(crate) struct Precedence {
     /// `before[b]`: every step that must run before `b` wherever both appear (`None`: none).
-    before: Vec<Option<BitSet>>,
+    before: Vec<Option<FixedBitSet>>,
     /// `after[a]`: every step that must run after `a` wherever both appear (`None`: none).
-    after: Vec<Option<BitSet>>,
+    after: Vec<Option<FixedBitSet>>,
     /// The empty set the unconstrained steps share: memory grows with the constrained steps
     /// only, not with the square of all steps.
-    empty: BitSet,
+    empty: FixedBitSet,
     any: bool,
 }
 
@@ -25,12 +25,12 @@ impl Precedence {
         }
         let order = topological(steps, &succ).unwrap_or_else(|| (0..steps).collect());
         // Walk in reverse topological order: after[a] = ∪ ({b} ∪ after[b]) over direct successors.
-        let mut after: Vec<Option<BitSet>> = vec![None; steps];
+        let mut after: Vec<Option<FixedBitSet>> = vec![None; steps];
         for &a in order.iter().rev() {
             if succ[a].is_empty() {
                 continue;
             }
-            let mut acc = BitSet::new(steps);
+            let mut acc = FixedBitSet::with_capacity(steps);
             for &b in &succ[a] {
                 acc.insert(b);
                 if let Some(later) = &after[b] {
@@ -39,18 +39,18 @@ impl Precedence {
             }
             after[a] = Some(acc);
         }
-        let mut before: Vec<Option<BitSet>> = vec![None; steps];
+        let mut before: Vec<Option<FixedBitSet>> = vec![None; steps];
         for (a, set) in after.iter().enumerate() {
-            for b in set.iter().flat_map(BitSet::iter) {
+            for b in set.iter().flat_map(FixedBitSet::ones) {
                 before[b]
-                    .get_or_insert_with(|| BitSet::new(steps))
+                    .get_or_insert_with(|| FixedBitSet::with_capacity(steps))
                     .insert(a);
             }
         }
         Self {
             before,
             after,
-            empty: BitSet::new(steps),
+            empty: FixedBitSet::with_capacity(steps),
             any: !pairs.is_empty(),
         }
     }
@@ -61,12 +61,12 @@ impl Precedence {
     }
 
     /// Steps that must run before `b`.
-    pub(crate) fn before(&self, b: StepId) -> &BitSet {
+    pub(crate) fn before(&self, b: StepId) -> &FixedBitSet {
         self.before[b].as_ref().unwrap_or(&self.empty)
     }
 
     /// Steps that must run after `a`.
-    pub(crate) fn after(&self, a: StepId) -> &BitSet {
+    pub(crate) fn after(&self, a: StepId) -> &FixedBitSet {
         self.after[a].as_ref().unwrap_or(&self.empty)
     }
 
@@ -77,18 +77,11 @@ impl Precedence {
         if self.is_empty() {
             return sorted;
         }
-        let mut members = BitSet::new(self.empty.capacity());
+        let mut members = FixedBitSet::with_capacity(self.empty.len());
         for &s in &sorted {
             members.insert(s);
         }
-        let count = |b: StepId| {
-            self.before(b)
-                .words()
-                .iter()
-                .zip(members.words())
-                .map(|(x, y)| (x & y).count_ones() as usize)
-                .sum::<usize>()
-        };
+        let count = |b: StepId| self.before(b).intersection_count(&members);
         let mut waiting: std::collections::BTreeMap<StepId, usize> =
             sorted.iter().map(|&b| (b, count(b))).collect();
         let mut ready: std::collections::BTreeSet<StepId> = waiting
@@ -99,7 +92,7 @@ impl Precedence {
         let mut out = Vec::with_capacity(sorted.len());
         while let Some(a) = ready.pop_first() {
             out.push(a);
-            for c in self.after(a).iter().filter(|&c| members.contains(c)) {
+            for c in self.after(a).ones().filter(|&c| members.contains(c)) {
                 if let Some(n) = waiting.get_mut(&c) {
                     *n -= 1;
                     if *n == 0 {
@@ -204,10 +197,10 @@ mod tests {
     fn unconstrained_steps_cost_no_memory() {
         // 10⁵ steps without pairs: a closure of steps² bits would take 1.25 GB.
         let p = Precedence::new(100_000, &[]);
-        assert!(p.before(99_999).is_empty() && p.after(0).is_empty());
+        assert!(p.before(99_999).is_clear() && p.after(0).is_clear());
         let q = Precedence::new(100_000, &[(7, 99_999)]);
         assert!(q.before(99_999).contains(7) && q.after(7).contains(99_999));
-        assert!(q.before(7).is_empty());
+        assert!(q.before(7).is_clear());
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl Universe {
         let succ = if has_precedence {
             steps
                 .iter()
-                .map(|&a| to_bits(&mut prec.after(a).iter()))
+                .map(|&a| to_bits(&mut prec.after(a).ones()))
                 .collect()
         } else {
             Vec::new()
