@@ -64,14 +64,23 @@ pub fn parse_docker_stats(text: &str) -> Result<Vec<Sample>, String> {
 }
 
 /// Parses a CSV with a header naming `container`, `memory`, `cpu` and `network` columns (human
-/// units allowed; network as a counter like docker's).
+/// units allowed; network as a counter like docker's). Quoted fields, CRLF line ends and blank
+/// lines are read as the csv crate reads them; errors name the line.
 pub fn parse_csv(text: &str) -> Result<Vec<Sample>, String> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or("the CSV is empty")?;
-    let cols: Vec<String> = header.split(',').map(|c| c.trim().to_lowercase()).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let cols: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("the CSV header: {e}"))?
+        .iter()
+        .map(str::to_lowercase)
+        .collect();
+    if cols.iter().all(String::is_empty) {
+        return Err("the CSV is empty".into());
+    }
     let col = |name: &str| {
         cols.iter()
             .position(|c| c == name)
@@ -84,13 +93,13 @@ pub fn parse_csv(text: &str) -> Result<Vec<Sample>, String> {
         col("network")?,
     );
     let mut out = Vec::new();
-    for (i, line) in lines {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let at = |e: String| format!("line {}: {e}", i + 1);
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("the CSV: {e}"))?;
+        let line = record.position().map_or(0, csv::Position::line);
+        let at = |e: String| format!("line {line}: {e}");
         let cell = |k: usize| {
-            cells
+            record
                 .get(k)
-                .copied()
                 .ok_or_else(|| at(format!("column {} missing", k + 1)))
         };
         out.push(Sample {
@@ -243,5 +252,13 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].cpu, 0.5);
         assert!(parse_csv("container,memory\n").is_err());
+        assert!(parse_csv("").is_err());
+        // Quoted fields (a comma inside), CRLF, and the failing line named.
+        let quoted =
+            parse_csv("container,memory,cpu,network\r\n\"web,1\",1MiB,1,1MB\r\n").expect("quoted");
+        assert_eq!(quoted[0].container, "web,1");
+        let bad = parse_csv("container,memory,cpu,network\nweb-1,1MiB,1,1MB\nweb-2,lots,1,1MB\n")
+            .expect_err("bad memory");
+        assert!(bad.starts_with("line 3: "), "{bad}");
     }
 }
