@@ -255,7 +255,7 @@ struct PlanArgs {
     /// Work budget per independent part of the problem, in work units (about one hash lookup
     /// of the exact method each; the default is about 0.5–1 s on one core). Counted, never
     /// timed: the same budget gives the same plan on any machine.
-    #[arg(long, default_value_t = Options::default().effort)]
+    #[arg(long, default_value_t = Options::default().effort, value_parser = parse_effort, allow_negative_numbers = true)]
     effort: f64,
     /// Write the plan's orders to the lock file beside the manifest (`MANIFEST.lock`).
     #[arg(long)]
@@ -288,6 +288,17 @@ enum MethodArg {
     Heuristic,
     Greedy,
     CliqueMip,
+}
+
+/// A work budget: above 0 and at most 10¹² units (NaN, infinity or a huge budget would make every
+/// limit moot: the exact phases are exponential).
+fn parse_effort(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1e12 => Ok(v),
+        _ => Err(format!(
+            "expected a number of work units above 0 and at most 1e12, found `{s}`"
+        )),
+    }
 }
 
 fn parse_build_arg(s: &str) -> Result<(String, String), String> {
@@ -671,7 +682,15 @@ fn build(args: &BuildArgs) -> Result<(), Failure> {
         build_cmd::print_commands(&planned, &request, &mut out);
         return Ok(());
     }
-    let missing = context::missing_sources(&planned, &request.targets, &context);
+    // The stages the chosen variants read are built too.
+    let mut built: Vec<usize> = request
+        .targets
+        .iter()
+        .flat_map(|&t| std::iter::once(t).chain(manifest.stage_closure(t)))
+        .collect();
+    built.sort_unstable();
+    built.dedup();
+    let missing = context::missing_sources(&planned, &built, &context);
     if !missing.is_empty() {
         return Err(Failure::User(
             missing.iter().map(|m| format!("error: {m}\n")).collect(),

@@ -614,3 +614,21 @@ fn a_missing_copy_source_is_reported_with_its_line_before_any_build() {
     );
     assert!(!err.contains("Docker client"), "{err}");
 }
+
+#[test]
+fn an_effort_that_would_lift_every_limit_is_refused() {
+    let file = example("toolbox/variants.yaml");
+    for bad in ["nan", "inf", "0", "-1", "1e300"] {
+        let out = dockopt(&["plan", file.to_str().expect("utf-8"), "--effort", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("work units above 0"), "{bad}");
+    }
+    let ok = dockopt(&[
+        "plan",
+        file.to_str().expect("utf-8"),
+        "--effort",
+        "1e6",
+        "--no-lock",
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+}

@@ -234,7 +234,7 @@ fn apply_moves_real_tasks_and_a_second_run_is_a_no_op() {
     settle(&left);
     let (summary, log) = ok(&place(&["--watch", "--rounds", "2", "--interval", "1s"]));
     assert!(
-        summary.contains("2 round(s)") && summary.contains("0 failed"),
+        summary.contains("2 rounds") && summary.contains("0 failed"),
         "{summary}"
     );
     assert!(log.contains("watch: round 1"), "{log}");

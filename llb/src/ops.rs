@@ -322,8 +322,10 @@ impl Emitter<'_> {
             .iter()
             .filter_map(|&n| trie.nodes[n].step)
             .map(|s| match &manifest.steps[s].action {
-                Action::Run(RunCommand::Shell(c)) => format!("({c})"),
-                other => format!("({other:?})"),
+                // On lines of their own: a command ending in a `#` comment or a heredoc still
+                // closes its group.
+                Action::Run(RunCommand::Shell(c)) => format!("(\n{c}\n)"),
+                other => format!("(\n{other:?}\n)"),
             })
             .collect();
         let template = &manifest.steps[first_step];
@@ -337,7 +339,17 @@ impl Emitter<'_> {
         let Action::Run(cmd) = &step.action else {
             return Err(LlbError::UnresolvedBase(first.base.clone()));
         };
-        let name = step_name(manifest, &step, &trie.nodes[last].targets);
+        // The vertex name on one line (progress is read back line by line).
+        let shown: Vec<String> = group
+            .iter()
+            .filter_map(|&n| trie.nodes[n].step)
+            .map(|s| format!("({})", manifest.steps[s].command_text()))
+            .collect();
+        let named = Step {
+            action: Action::Run(RunCommand::Shell(shown.join(" && "))),
+            ..step.clone()
+        };
+        let name = step_name(manifest, &named, &trie.nodes[last].targets);
         let out = self.run_op(&step, cmd, base, &parent, name)?;
         for &n in group {
             self.nodes[n] = Some(out.clone());

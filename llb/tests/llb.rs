@@ -520,7 +520,7 @@ fn squash_merges_own_runs_of_one_context_and_leaves_shared_ops_alone() {
         commands,
         [
             "mkdir /t",
-            "(echo a1 > /t/a1) && (echo a2 > /t/a2)",
+            "(\necho a1 > /t/a1\n) && (\necho a2 > /t/a2\n)",
             "echo a3 > /t/a3"
         ]
     );

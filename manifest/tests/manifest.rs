@@ -81,6 +81,9 @@ fn build_args_override_declared_args_and_unknown_ones_are_reported() {
     let args: BTreeMap<String, String> = [
         ("DEBIAN".to_owned(), "trixie".to_owned()),
         ("NOPE".into(), "1".into()),
+        // Docker's predefined proxy args are never "not declared".
+        ("https_proxy".into(), "http://proxy:3128".into()),
+        ("NO_PROXY".into(), "localhost".into()),
     ]
     .into();
     let m = parse("m.yaml", BASIC, &args).expect("valid");

@@ -905,7 +905,7 @@ fn merge_identical_stages(variants: &mut Vec<Variant>, notes: &mut Vec<String>) 
                 "stage `{gone}` has the same base and steps as `{kept}`: one stage, so the copies from it are one step"
             ));
         }
-        variants.retain(|v| !rename.contains_key(&v.name));
+        variants.retain(|v| !(v.stage && rename.contains_key(&v.name)));
         for v in variants.iter_mut() {
             for s in &mut v.steps {
                 let renamed = |name: &mut String, written: &mut String| {
@@ -1122,6 +1122,21 @@ pub(crate) fn import(
         if let Some(v) = v {
             variants.extend(v);
         }
+    }
+    // A stage target is named `VARIANT-STAGE`: it must not take another target's name.
+    let mut taken: BTreeMap<&str, (&str, bool)> = BTreeMap::new();
+    for v in &variants {
+        if let Some((file, stage)) = taken.insert(&v.name, (&v.file, v.stage))
+            && (stage || v.stage)
+        {
+            errors.push(format!(
+                "{}: target `{}` (a variant, or a stage named VARIANT-STAGE) has the name of a target from {file}; pass --name so that the names differ",
+                v.file, v.name
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     merge_identical_stages(&mut variants, &mut notes);
     // A step twice in one Dockerfile cannot be a set's member twice.

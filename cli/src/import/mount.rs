@@ -24,6 +24,8 @@ pub(super) fn parse(
     let mut sharing = CacheSharing::Shared;
     let mut required = false;
     let mut rw = false;
+    // `ro`/`readonly` given explicitly (a read-only cache cannot be expressed).
+    let mut read_only = false;
     let mut size = None;
     for field in spec.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         let (key, value) = match field.split_once('=') {
@@ -58,7 +60,10 @@ pub(super) fn parse(
             }
             "required" => required = flag(&value)?,
             "rw" | "readwrite" => rw = flag(&value)?,
-            "ro" | "readonly" => rw = !flag(&value)?,
+            "ro" | "readonly" => {
+                read_only = flag(&value)?;
+                rw = !read_only;
+            }
             "size" => size = value,
             other => {
                 return Err(format!(
@@ -84,8 +89,8 @@ pub(super) fn parse(
                     "a cache mount seeded `from` a stage or image cannot be expressed".into(),
                 );
             }
-            if rw {
-                // Cache mounts are writable already; `ro` is the one that cannot be expressed.
+            if read_only {
+                return Err("a read-only cache mount (`ro`) cannot be expressed: the manifest's cache mounts are writable".into());
             }
             Ok(Mount::Cache {
                 target: need_target(target)?,

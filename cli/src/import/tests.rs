@@ -106,7 +106,7 @@ fn keep_order_keeps_each_dockerfile_as_a_chain() {
 
 #[test]
 fn what_the_manifest_cannot_express_is_an_error_with_its_line() {
-    let text = "FROM debian:bookworm AS build\nRUN make\nFROM debian:bookworm\nRUN --mount=type=ssh git clone x\nRUN --mount=type=bind,from=alpine:3,target=/a ls /a\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nRUN --mount=type=cache,target=/c,uid=1000 ls\nRUN --network=none true\n";
+    let text = "FROM debian:bookworm AS build\nRUN make\nFROM debian:bookworm\nRUN --mount=type=ssh git clone x\nRUN --mount=type=bind,from=alpine:3,target=/a ls /a\nCOPY --chown=1000 a /a\nADD https://example.org/x.tgz /x\nRUN --mount=type=cache,target=/c,uid=1000 ls\nRUN --network=none true\nRUN --mount=type=cache,target=/c,ro ls\n";
     let errors = run(&[src("m", text)], false).expect_err("refused");
     let joined = errors.join("\n");
     for needle in [
@@ -116,6 +116,7 @@ fn what_the_manifest_cannot_express_is_an_error_with_its_line() {
         "m/Dockerfile:7: ADD https://example.org/x.tgz",
         "m/Dockerfile:8: RUN --mount=type=cache,target=/c,uid=1000: `uid` has no place in the manifest's mounts",
         "m/Dockerfile:9: RUN --network: not supported by the manifest (only --mount is)",
+        "m/Dockerfile:10: RUN --mount=type=cache,target=/c,ro: a read-only cache mount (`ro`) cannot be expressed",
     ] {
         assert!(joined.contains(needle), "{needle:?} in\n{joined}");
     }
@@ -228,6 +229,18 @@ fn identical_stages_of_several_dockerfiles_are_one_stage() {
         out.notes
             .iter()
             .any(|n| n.contains("stage `b-build` has the same base and steps as `a-build`"))
+    );
+}
+
+#[test]
+fn a_stage_target_may_not_take_a_variant_name() {
+    // `a`'s stage `build` becomes target `a-build`: the Dockerfile named `a-build` collides.
+    let plain = "FROM debian:bookworm\nRUN echo plain\n";
+    let err = run(&[src("a", STAGED), src("a-build", plain)], false).expect_err("collides");
+    assert!(
+        err.iter()
+            .any(|e| e.contains("target `a-build`") && e.contains("pass --name")),
+        "{err:?}"
     );
 }
 

@@ -16,6 +16,15 @@ use crate::model::{Action, Arg, ImageConfig, Manifest, StepContext, Target};
 const TOP_KEYS: &[&str] = &[
     "version", "args", "defaults", "steps", "targets", "default", "layers",
 ];
+/// Build args Docker predefines (its client passes the proxy settings on its own): never
+/// "not declared", in either case.
+const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
 /// Layers a target may add to its base unless `layers:` says otherwise.
 pub const DEFAULT_LAYER_LIMIT: usize = 100;
 /// Docker's own limit on an image's layers (base included): `layers:` may not go past it.
@@ -225,7 +234,7 @@ impl Parser {
         for (name, value) in build_args {
             if let Some(slot) = self.args.get_mut(name) {
                 value.clone_into(slot);
-            } else {
+            } else if !PROXY_ARGS.contains(&name.to_ascii_uppercase().as_str()) {
                 unused_build_args.push(name.clone());
             }
         }
