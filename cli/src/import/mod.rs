@@ -1135,9 +1135,6 @@ pub(crate) fn import(
             ));
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     merge_identical_stages(&mut variants, &mut notes);
     // A step twice in one Dockerfile cannot be a set's member twice.
     for v in &variants {
