@@ -54,7 +54,8 @@ fn load_error(e: &LoadError, top: &str) -> (Span, String) {
         ),
         other => (None, format!("invalid YAML: {other}")),
     };
-    let span = marker.map_or(Span::default(), |m| Span {
+    // Without a place from the loader: the file's start, where an editor can jump.
+    let span = marker.map_or(Span { line: 1, column: 1 }, |m| Span {
         line: m.line(),
         column: m.column(),
     });
