@@ -145,6 +145,29 @@ impl Reader {
         None
     }
 
+    /// `key` of `map` as `true`/`false`: `Some(false)` when absent, `None` (and an error naming
+    /// `field.key`) when it is anything else.
+    pub fn flag(&mut self, map: &MarkedMappingNode, key: &str, field: &str) -> Option<bool> {
+        let Some(node) = map.get_node(key) else {
+            return Some(false);
+        };
+        let f = join(field, key);
+        let s = self.scalar(node, &f, "`true` or `false`")?;
+        match s.as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            other => {
+                self.error(
+                    Span::of(s.span()),
+                    &f,
+                    format!("expected `true` or `false`, found `{other}`"),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
     /// "expected EXPECTED, found a list" at the node.
     pub fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
         self.error(

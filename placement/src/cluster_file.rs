@@ -257,9 +257,7 @@ fn parse_inner(p: &mut P, root: &Node) -> Option<ClusterFile> {
                     capacity: cap,
                     zone: m.get_scalar("zone").map(|z| z.as_str().to_owned()),
                     labels,
-                    down: m
-                        .get_scalar("down")
-                        .is_some_and(|s| s.as_bool() == Some(true)),
+                    down: p.yaml.flag(m, "down", &field).unwrap_or(false),
                 });
             }
         }
@@ -434,6 +432,17 @@ mod tests {
             "version: 1\npools:\n  web: {replcas: 1, memory: 1MiB, cpu: 1, network: 1MB}\nhosts: [a, b]\n",
         )
         .expect_err("invalid");
+        // `down: yes` was read as up, silently.
+        let down = parse(
+            "c.yaml",
+            "version: 1\npools:\n  web: {replicas: 1, memory: 1MiB, cpu: 1, network: 1MB}\nhosts:\n  a: {memory: 1GiB, cpu: 1, network: 1GB, down: yes}\n",
+        )
+        .expect_err("not a flag");
+        assert!(
+            down.to_string()
+                .contains("c.yaml:5:49: hosts.a.down: expected `true` or `false`, found `yes`"),
+            "{down}"
+        );
         let text = err.to_string();
         assert!(
             text.contains(

@@ -351,26 +351,7 @@ impl Parser {
             }
             Some(Some(v))
         };
-        let flag = |p: &mut Self, key: &str| -> Option<bool> {
-            let Some(n) = map.get_node(key) else {
-                return Some(false);
-            };
-            let f = join(field, key);
-            let s = p.scalar(n, &f, "`true` or `false`")?;
-            match s.as_str() {
-                "true" => Some(true),
-                "false" => Some(false),
-                other => {
-                    p.error(
-                        Span::of(s.span()),
-                        &f,
-                        format!("expected `true` or `false`, found `{other}`"),
-                        None,
-                    );
-                    None
-                }
-            }
-        };
+        let flag = |p: &mut Self, key: &str| p.yaml.flag(map, key, field);
         let required_target = |p: &mut Self, target: Option<String>| -> Option<String> {
             let t = target.or_else(|| {
                 p.error(

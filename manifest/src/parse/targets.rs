@@ -438,46 +438,16 @@ impl Parser {
                 }
             }
         }
-        let mut stage = false;
-        if let Some(n) = map.get_node("stage") {
-            let f = join(&field, "stage");
-            if let Some(s) = self.scalar(n, &f, "`true` or `false`") {
-                match s.as_str() {
-                    "true" => stage = true,
-                    "false" => {}
-                    other => self.error(
-                        Span::of(s.span()),
-                        &f,
-                        format!("expected `true` or `false`, found `{other}`"),
-                        None,
-                    ),
-                }
-            }
-            if stage && let Some(t) = map.get_node("tags") {
-                self.error(
-                    Span::of(t.span()),
-                    &join(&field, "tags"),
-                    format!("target `{name}` is a stage: stages are not tagged"),
-                    Some("remove `tags`, or `stage: true` to build and tag it".into()),
-                );
-            }
+        let stage = self.yaml.flag(map, "stage", &field).unwrap_or(false);
+        if stage && let Some(t) = map.get_node("tags") {
+            self.error(
+                Span::of(t.span()),
+                &join(&field, "tags"),
+                format!("target `{name}` is a stage: stages are not tagged"),
+                Some("remove `tags`, or `stage: true` to build and tag it".into()),
+            );
         }
-        let mut squash = false;
-        if let Some(n) = map.get_node("squash") {
-            let f = join(&field, "squash");
-            if let Some(s) = self.scalar(n, &f, "`true` or `false`") {
-                match s.as_str() {
-                    "true" => squash = true,
-                    "false" => {}
-                    other => self.error(
-                        Span::of(s.span()),
-                        &f,
-                        format!("expected `true` or `false`, found `{other}`"),
-                        None,
-                    ),
-                }
-            }
-        }
+        let squash = self.yaml.flag(map, "squash", &field).unwrap_or(false);
         // A bad base is already reported; keep checking the rest of the target.
         let (from, base) = image.unwrap_or_default();
         Some(RawTarget {
