@@ -397,13 +397,7 @@ mod tests {
 
     /// Deterministic pseudo-random targets with `after` pairs (a < b: acyclic).
     fn problem(seed: u64, targets: usize, steps: usize) -> Problem {
-        let mut x = seed;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 33) as usize
-        };
+        let mut next = crate::testing::lcg_usize(seed);
         let costs = (0..steps).map(|_| 1.0 + (next() % 40) as f64).collect();
         let mut targets: Vec<Target> = (0..targets)
             .map(|_| Target {

@@ -943,13 +943,7 @@ mod tests {
     #[test]
     fn the_partition_search_out_of_work_keeps_its_best() {
         // Scattered targets (no clusters): the search has real work to do.
-        let mut x: u64 = 3;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 33) as usize
-        };
+        let mut next = crate::testing::lcg_usize(3);
         let problem = Problem {
             costs: (0..26).map(|_| 1.0 + (next() % 50) as f64).collect(),
             targets: (0..18)

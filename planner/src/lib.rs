@@ -26,6 +26,8 @@ mod plan;
 mod precedence;
 mod problem;
 mod reduce;
+#[cfg(test)]
+mod testing;
 mod trie;
 mod universe;
 

@@ -333,13 +333,7 @@ mod tests {
 
     #[test]
     fn branch_and_bound_equals_brute_force_and_bounds_below() {
-        let mut x: u64 = 12345;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            x >> 33
-        };
+        let mut next = crate::testing::lcg(12345);
         for case in 0..200 {
             let n = 2 + case % 9;
             let mut columns: Vec<(u64, f64)> = (0..n)
@@ -384,13 +378,7 @@ mod tests {
     /// never below the optimum) and a bound that holds; with the whole budget, the optimum.
     #[test]
     fn out_of_work_returns_the_best_partition_found() {
-        let mut x: u64 = 777;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            x >> 33
-        };
+        let mut next = crate::testing::lcg(777);
         let n = 14;
         let full = (1u64 << n) - 1;
         let mut unproven = 0;

@@ -676,13 +676,7 @@ mod tests {
 
     /// Deterministic pseudo-random targets with no common prefix to peel.
     fn scattered(targets: usize, steps: usize, seed: u64) -> Problem {
-        let mut x = seed;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 33) as usize
-        };
+        let mut next = crate::testing::lcg_usize(seed);
         let costs = (0..steps).map(|_| 1.0 + (next() % 50) as f64).collect();
         let targets = (0..targets)
             .map(|_| target((0..steps).filter(|_| next() % 3 == 0).collect()))

@@ -192,13 +192,7 @@ mod tests {
     /// U ∖ I dropped) is the definition: I minus the successors of U ∖ I.
     #[test]
     fn hoisting_from_either_side_is_the_definition() {
-        let mut x: u64 = 99;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 33) as usize
-        };
+        let mut next = crate::testing::lcg_usize(99);
         for round in 0..50 {
             let steps = 70 + next() % 60;
             // Sparse targets (U ∖ I larger than I) and dense ones (I larger): both sides.
