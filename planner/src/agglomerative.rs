@@ -402,7 +402,7 @@ mod tests {
         let mut targets: Vec<Target> = (0..targets)
             .map(|_| Target {
                 base: "b".into(),
-                steps: (0..steps).filter(|_| next() % 3 == 0).collect(),
+                steps: (0..steps).filter(|_| next().is_multiple_of(3)).collect(),
                 tail: Vec::new(),
             })
             .collect();

@@ -949,7 +949,7 @@ mod tests {
             targets: (0..18)
                 .map(|_| Target {
                     base: "b".into(),
-                    steps: (0..26).filter(|_| next() % 3 == 0).collect(),
+                    steps: (0..26).filter(|_| next().is_multiple_of(3)).collect(),
                     tail: Vec::new(),
                 })
                 .collect(),

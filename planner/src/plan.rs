@@ -679,7 +679,7 @@ mod tests {
         let mut next = crate::testing::lcg_usize(seed);
         let costs = (0..steps).map(|_| 1.0 + (next() % 50) as f64).collect();
         let targets = (0..targets)
-            .map(|_| target((0..steps).filter(|_| next() % 3 == 0).collect()))
+            .map(|_| target((0..steps).filter(|_| next().is_multiple_of(3)).collect()))
             .collect();
         Problem {
             costs,
