@@ -149,26 +149,7 @@ fn the_imported_manifest_builds_the_same_images_as_the_dockerfiles() {
         .expect("import");
     let notes = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{notes}");
-    let mut build = Command::new(env!("CARGO_BIN_EXE_dockopt"));
-    build.current_dir(&dir).args([
-        "build",
-        "variants.yaml",
-        "--tag-prefix",
-        &prefix,
-        "--progress",
-        "plain",
-    ]);
-    // A frontend image built from this tree under another tag (leaves the shared one alone).
-    if let Ok(frontend) = std::env::var("DOCKOPT_TEST_FRONTEND") {
-        build.args(["--frontend", &frontend]);
-    }
-    let out = build.output().expect("build");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    build_imported(&dir, &prefix);
 
     let mut differences = Vec::new();
     for v in VARIANTS {
@@ -276,25 +257,7 @@ fn a_multi_stage_dockerfile_imports_to_a_stage_and_builds_the_same_image() {
         "{notes}"
     );
 
-    let mut build = Command::new(env!("CARGO_BIN_EXE_dockopt"));
-    build.current_dir(&dir).args([
-        "build",
-        "variants.yaml",
-        "--tag-prefix",
-        &prefix,
-        "--progress",
-        "plain",
-    ]);
-    if let Ok(frontend) = std::env::var("DOCKOPT_TEST_FRONTEND") {
-        build.args(["--frontend", &frontend]);
-    }
-    let out = build.output().expect("build");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    build_imported(&dir, &prefix);
     // The stage is built, not tagged.
     assert!(
         !run(&["image", "inspect", &format!("{prefix}:multi-compile")])
@@ -308,4 +271,29 @@ fn a_multi_stage_dockerfile_imports_to_a_stage_and_builds_the_same_image() {
     assert_eq!(a, b, "file lists differ");
     assert_eq!(config(&orig), config(&new));
     assert_eq!(ok(&["run", "--rm", &new]).trim(), "compiled");
+}
+
+/// `dockopt build variants.yaml --tag-prefix PREFIX` in `dir`, which must succeed; a frontend
+/// image built from this tree under another tag (`DOCKOPT_TEST_FRONTEND`) leaves the shared one
+/// alone.
+fn build_imported(dir: &std::path::Path, prefix: &str) {
+    let mut build = Command::new(env!("CARGO_BIN_EXE_dockopt"));
+    build.current_dir(dir).args([
+        "build",
+        "variants.yaml",
+        "--tag-prefix",
+        prefix,
+        "--progress",
+        "plain",
+    ]);
+    if let Ok(frontend) = std::env::var("DOCKOPT_TEST_FRONTEND") {
+        build.args(["--frontend", &frontend]);
+    }
+    let out = build.output().expect("build");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
