@@ -225,15 +225,20 @@ fn generated(rng: &mut Rng) -> String {
     out
 }
 
+/// The planner's limits for a fuzz case: small, so a million cases finish in minutes.
+fn planner_options() -> dockopt_planner::Options {
+    dockopt_planner::Options {
+        effort: 1e5,
+        memory: 8 << 20,
+        ..dockopt_planner::Options::default()
+    }
+}
+
 /// One manifest through the whole pure pipeline: parse, plan (with a lock and times when they
 /// parse), lock round trip, LLB.
 fn manifest_case(text: &str, lock: Option<&str>, times: Option<&str>) {
     let args = BTreeMap::new();
-    let options = dockopt_planner::Options {
-        effort: 1e5,
-        memory: 8 << 20,
-        ..dockopt_planner::Options::default()
-    };
+    let options = planner_options();
     let Ok(planned) = dockopt_project::plan(&dockopt_project::Input {
         file: "fuzz.yaml",
         text,

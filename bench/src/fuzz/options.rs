@@ -149,11 +149,7 @@ pub(super) fn case(vars: Vec<(String, String)>) -> bool {
         return false;
     };
     let args = opts.build_args();
-    let options = dockopt_planner::Options {
-        effort: 1e5,
-        memory: 8 << 20,
-        ..dockopt_planner::Options::default()
-    };
+    let options = super::planner_options();
     let Ok(planned) = dockopt_project::plan(&dockopt_project::Input {
         file: "fuzz.yaml",
         text: MANIFEST,
