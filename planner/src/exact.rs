@@ -442,8 +442,7 @@ impl Prepared {
             stack: Vec::new(),
             lookup_units: if count > MAX_COLUMNS { 2.0 } else { 1.0 },
             work: 0.0,
-            // Half the budget: a split here reads hash maps, several times a dense split's time.
-            budget: limits.work / 2.0,
+            budget: limits.work,
         };
         let solved = (|| {
             for (k, &leaf) in self.leaf.iter().enumerate() {

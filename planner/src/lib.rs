@@ -16,6 +16,7 @@
 mod agglomerative;
 mod bound;
 mod clique_mip;
+mod crossing;
 mod exact;
 mod greedy;
 mod group;

@@ -6,7 +6,7 @@ use crate::precedence::Precedence;
 use crate::problem::{Problem, ProblemError, StepId, Target};
 use crate::trie::cost_of;
 use crate::universe::Universe;
-use crate::{agglomerative, bound, clique_mip, exact, greedy, reduce};
+use crate::{agglomerative, bound, clique_mip, crossing, exact, greedy, reduce};
 
 /// How to plan each group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,11 +47,12 @@ impl Method {
 pub struct Options {
     /// Method for every group.
     pub method: Method,
-    /// Work budget per searched part of a group, in work units: a block looked up by the exact
-    /// DP, a candidate word while enumerating its family F, and (scaled to about the same time
-    /// each) the set partition's, the local search's and the sharing bound's operations. Auto
-    /// spends at most this on a part, all phases together; the default is about half a second
-    /// on one core of the project's machine.
+    /// Work budget of the whole problem, in work units: a block looked up by the exact DP, a
+    /// candidate word while enumerating its family F, and (scaled to about the same time each)
+    /// the set partition's, the local search's and the bounds' operations. Auto and the
+    /// heuristic share it among all the parts left to search (smallest first, each an even
+    /// share of what is left); the exact method takes it per part. The default is at most
+    /// about a second on one core of the project's machine.
     pub effort: f64,
     /// Memory budget of one exact DP run (the exact method, the subset bound), in bytes: its
     /// tables are sized before they are allocated and past this the DP gives up, as it does past
@@ -61,11 +62,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        // About half a second to a second of one core (a unit is 10–20 ns; measured on O'Neil's
-        // n = 30–50 and the chunk shapes); dense tables up to 23 items.
+        // At most about 0.9 s of one core (a unit is 9–17 ns by phase, 13 on average, measured
+        // on O'Neil's n = 20–50, the chunk shapes and the generated 100-target instances; BENCHMARKS
+        // "issue 10, fourth part"); dense tables up to 23 items.
         Self {
             method: Method::Auto,
-            effort: 8.0e7,
+            effort: 7.0e7,
             memory: 128 << 20,
         }
     }
@@ -153,26 +155,42 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
     let prec = Precedence::new(problem.costs.len(), &problem.after);
     let mut orders: Vec<Vec<StepId>> = vec![Vec::new(); problem.targets.len()];
     let mut groups = Vec::new();
-    for group in group::split(problem) {
-        let solved = match options.method {
-            Method::Greedy => whole(
+    let split = group::split(problem);
+    // The searching methods reduce every group first, so that one budget can be shared by all
+    // the parts left to search (see [`Budget`]).
+    let searching = matches!(
+        options.method,
+        Method::Heuristic | Method::Exact | Method::Auto | Method::Locked
+    );
+    let reductions: Vec<Option<reduce::Reduced>> = split
+        .iter()
+        .map(|group| searching.then(|| reduce::reduce(group, &prec, &problem.costs)))
+        .collect();
+    let mut parts = searched_parts(problem, &split, &reductions, &prec, options)?;
+    for (g, (group, reduction)) in split.iter().zip(reductions).enumerate() {
+        let solved = match (options.method, reduction) {
+            (Method::Greedy, _) => whole(
                 problem,
-                &group,
+                group,
                 &prec,
                 options,
                 Method::Greedy,
-                greedy::solve(&group, &prec, &problem.costs),
+                greedy::solve(group, &prec, &problem.costs),
             ),
-            Method::CliqueMip => {
+            (Method::CliqueMip, _) => {
                 // Cliques allowed: one per 4,000 units of effort (20,000 by default).
                 let max_cliques = (options.effort / 4e3).clamp(1.0, 1e7) as usize;
-                let orders = clique_mip::solve(&group, &prec, &problem.costs, max_cliques)
+                let orders = clique_mip::solve(group, &prec, &problem.costs, max_cliques)
                     .map_err(ProblemError::Model)?;
-                whole(problem, &group, &prec, options, Method::CliqueMip, orders)
+                whole(problem, group, &prec, options, Method::CliqueMip, orders)
             }
-            Method::Heuristic | Method::Exact | Method::Auto | Method::Locked => {
-                reduced(problem, &group, &prec, options)?
+            (_, Some(reduction)) => {
+                let solved: Vec<Solved> = (0..reduction.parts.len())
+                    .map(|p| parts.remove(&(g, p)).expect("every part was searched"))
+                    .collect();
+                assemble(problem, group, &prec, options, reduction, solved)
             }
+            (_, None) => unreachable!("searching methods reduce every group"),
         };
         for (item, order) in group.items.iter().zip(&solved.orders) {
             for &t in &item.targets {
@@ -183,7 +201,7 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
                     .collect();
             }
         }
-        groups.push(report(problem, &group, &solved, &orders));
+        groups.push(report(problem, group, &solved, &orders));
     }
     let cost = cost_of(problem, &orders);
     let mut lower_bound: f64 = groups.iter().map(|g| g.lower_bound).sum();
@@ -213,8 +231,10 @@ struct Solved {
     proven: bool,
     /// A lower bound in the planner's model (tails as their own tries).
     bound: f64,
-    /// DP split evaluations spent.
+    /// Work units the exact method and the bounds spent (reported).
     work: f64,
+    /// Work units spent in all (the heuristic's search too): what the budget lost.
+    spent: f64,
 }
 
 fn limits(options: &Options, share: f64) -> Limits {
@@ -250,30 +270,51 @@ fn whole(
             .unwrap_or(0.0)
             .max(model_distinct_bound(problem, group)),
         work,
+        spent: work,
     }
 }
 
-/// The heuristic, exact and auto methods: reductions first, then each remaining part.
-fn reduced(
+/// Searches every part the reductions left, in every group, within one budget of
+/// `options.effort` units for the whole problem (the exact method: within `options.effort`
+/// per part, or an error). Parts go smallest first, each with an even share of what is left,
+/// so the work a small part does not use passes on to the larger ones. Keyed by (group, part).
+fn searched_parts(
     problem: &Problem,
-    group: &Group,
+    groups: &[Group],
+    reductions: &[Option<reduce::Reduced>],
     prec: &Precedence,
     options: &Options,
-) -> Result<Solved, ProblemError> {
+) -> Result<std::collections::BTreeMap<(usize, usize), Solved>, ProblemError> {
     let costs = &problem.costs;
-    let reduction = reduce::reduce(group, prec, costs);
-    let mut orders = reduction.prefix;
-    let mut bound = reduction.fixed_cost;
-    let mut proven = true;
-    let mut work = 0.0;
-    let mut any_exact = false;
-    for (part, members) in &reduction.parts {
+    let mut order: Vec<(usize, usize, usize)> = reductions
+        .iter()
+        .enumerate()
+        .filter_map(|(g, r)| r.as_ref().map(|r| (g, r)))
+        .flat_map(|(g, r)| {
+            r.parts
+                .iter()
+                .enumerate()
+                .map(move |(p, (part, _))| (part.items.len(), g, p))
+        })
+        .collect();
+    order.sort_unstable();
+    let mut left = options.effort;
+    let mut solved = std::collections::BTreeMap::new();
+    for (i, &(_, g, p)) in order.iter().enumerate() {
+        let reduction = reductions[g].as_ref().expect("filtered above");
+        let part = &reduction.parts[p].0;
+        let effort = if options.method == Method::Exact {
+            options.effort
+        } else {
+            left / (order.len() - i) as f64
+        };
         let done = match options.method {
             Method::Exact => {
+                let mut work = 0.0;
                 let solution = exact::prepare(part, prec, costs, limits(options, 1.0), &mut work)
                     .and_then(|p| p.solve(part, prec, limits(options, 1.0), &mut work))
                     .ok_or(ProblemError::TooLarge {
-                        targets: group.targets().len(),
+                        targets: groups[g].targets().len(),
                         items: part.items.len(),
                     })?;
                 Solved {
@@ -281,14 +322,19 @@ fn reduced(
                     orders: solution.orders,
                     proven: true,
                     bound: solution.value,
-                    work: 0.0,
+                    work,
+                    spent: work,
                 }
             }
             Method::Heuristic => {
-                let (method, orders, _) = heuristic(problem, part, prec, options);
-                let mut spent = 0.0;
-                let subset =
-                    bound::subset_bound(part, prec, costs, limits(options, 0.25), &mut spent);
+                let (method, orders, spent) =
+                    heuristic_with(problem, part, prec, options, 12, effort / 2.0);
+                let mut bound_work = 0.0;
+                let limits = Limits {
+                    work: effort / 4.0,
+                    memory: options.memory,
+                };
+                let subset = bound::subset_bound(part, prec, costs, limits, &mut bound_work);
                 let b = subset
                     .unwrap_or(0.0)
                     .max(model_distinct_bound(problem, part));
@@ -297,15 +343,40 @@ fn reduced(
                     method,
                     orders,
                     bound: b,
-                    work: spent,
+                    work: bound_work,
+                    spent: spent + bound_work,
                 }
             }
-            _ => auto(problem, part, prec, options),
+            _ => auto(problem, part, prec, options, effort),
         };
+        left = (left - done.spent).max(0.0);
+        solved.insert((g, p), done);
+    }
+    Ok(solved)
+}
+
+/// A group's orders from its reductions and its searched parts.
+fn assemble(
+    problem: &Problem,
+    group: &Group,
+    prec: &Precedence,
+    options: &Options,
+    reduction: reduce::Reduced,
+    parts: Vec<Solved>,
+) -> Solved {
+    let costs = &problem.costs;
+    let mut orders = reduction.prefix;
+    let mut bound = reduction.fixed_cost;
+    let mut proven = true;
+    let mut work = 0.0;
+    let mut spent = 0.0;
+    let mut any_exact = false;
+    for ((_, members), done) in reduction.parts.iter().zip(parts) {
         any_exact |= done.method == Method::Exact;
         proven &= done.proven;
         bound += done.bound;
         work += done.work;
+        spent += done.spent;
         for (&k, order) in members.iter().zip(done.orders) {
             orders[k].extend(order);
         }
@@ -324,22 +395,28 @@ fn reduced(
             proven = false;
         }
     }
-    Ok(Solved {
+    Solved {
         method,
         orders,
         proven,
         bound,
         work,
-    })
+        spent,
+    }
 }
 
 /// Auto on one part: the heuristic and the cheap bounds first; the exact DP only when they
 /// leave a gap. Every phase draws on one budget of `options.effort` work units per part (and the
 /// memory budget), each capped at a share of it, so auto's work on a part never passes the
 /// effort whatever the part looks like.
-fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -> Solved {
+fn auto(
+    problem: &Problem,
+    part: &Group,
+    prec: &Precedence,
+    options: &Options,
+    effort: f64,
+) -> Solved {
     let costs = &problem.costs;
-    let effort = options.effort;
     let exact_fits = part.items.len() <= exact::MAX_ITEMS;
     let mut work = 0.0;
     let left = |work: f64, cap: f64| cap.min(effort - work).max(0.0);
@@ -367,7 +444,15 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
         proven: true,
         bound,
         work: work - heuristic_work,
+        spent: work,
     };
+    if meets(cost, bound) {
+        return done(method, orders, bound, work, heuristic_work);
+    }
+    // Crossing steps: one of each crossing pair runs twice (cheap: a flow over step classes).
+    let cap = left(work, effort * CROSSING_SHARE);
+    let extra = crossing::crossing_extra(part, costs, cap, &mut work);
+    bound += extra;
     if meets(cost, bound) {
         return done(method, orders, bound, work, heuristic_work);
     }
@@ -431,7 +516,7 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
             let cap =
                 left(work, effort * SHARE_SHARE).max(left(work, effort) - effort * POLISH_SHARE);
             let share = bound::share_bound(part, prec, costs, usize::MAX, cap, &mut work);
-            bound = bound.max(share.unwrap_or(0.0));
+            bound = bound.max(share);
             // A deeper polish (subtrees of up to 20 items solved exactly, 12 × 2²⁰
             // bytes each) where the part is larger than the first polish takes and small enough
             // that running the heuristic again is cheap (≤ 50 items), with what is left (at
@@ -455,6 +540,7 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
                 proven: false,
                 bound,
                 work: work - heuristic_work,
+                spent: work,
             }
         }
     }
@@ -463,7 +549,9 @@ fn auto(problem: &Problem, part: &Group, prec: &Precedence, options: &Options) -
 /// Auto's share of its budget for the heuristic on a part the exact method can take.
 const HEURISTIC_SHARE: f64 = 0.2;
 /// ... and on a part over [`exact::MAX_ITEMS`] items (the exact method does not run there).
-const LARGE_HEURISTIC_SHARE: f64 = 0.8;
+const LARGE_HEURISTIC_SHARE: f64 = 0.6;
+/// Auto's share for the crossing bound (at most).
+const CROSSING_SHARE: f64 = 0.05;
 /// Auto's share for the subset bound (16 items: up to 3¹⁶/2 ≈ 2e7 units, a quarter of the
 /// default budget).
 const SUBSET_SHARE: f64 = 0.25;
@@ -489,17 +577,7 @@ fn model_distinct_bound(problem: &Problem, group: &Group) -> f64 {
 }
 
 /// The better of the agglomerative + local search tree and the greedy, by their real trie cost,
-/// within half the effort.
-fn heuristic(
-    problem: &Problem,
-    group: &Group,
-    prec: &Precedence,
-    options: &Options,
-) -> (Method, Vec<Vec<StepId>>, f64) {
-    heuristic_with(problem, group, prec, options, 12, options.effort / 2.0)
-}
-
-/// [`heuristic`] re-solving subtrees of up to `polish` items exactly, within `budget` work
+/// re-solving subtrees of up to `polish` items exactly, within `budget` work
 /// units: each local search pass gets 40 % of it, the polish what is left after the first pass
 /// (at most 20 %), the second pass the rest. Returns the orders and the work spent.
 fn heuristic_with(
@@ -686,6 +764,45 @@ mod tests {
             targets,
             after: vec![(0, 1), (2, 3)],
         }
+    }
+
+    /// The effort is for the whole problem: four groups that each could use all of it share
+    /// it, and the same problem gives the same plan.
+    #[test]
+    fn the_effort_is_shared_by_every_group_of_a_problem() {
+        let mut problem = scattered(30, 40, 11);
+        let first = problem.targets.clone();
+        for (k, seed) in [(1, 12), (2, 13), (3, 14)] {
+            let more = scattered(30, 40, seed);
+            problem
+                .targets
+                .extend(more.targets.into_iter().map(|t| Target {
+                    base: format!("b{k}"),
+                    ..t
+                }));
+        }
+        assert_eq!(problem.targets.len(), 4 * first.len());
+        let effort = 4e6;
+        let options = Options {
+            effort,
+            ..Options::default()
+        };
+        let plan = solve(&problem, &options).expect("plans");
+        assert_eq!(plan.groups.len(), 4);
+        let work: f64 = plan.groups.iter().map(|g| g.exact_work).sum();
+        assert!(work <= effort * 1.01, "{work} > {effort}");
+        // Alone, one group uses more than its quarter: the others' share did go to the rest.
+        let alone = Problem {
+            targets: first,
+            ..problem.clone()
+        };
+        let one = solve(&alone, &options).expect("plans");
+        assert!(
+            one.groups[0].exact_work > effort / 4.0,
+            "{}",
+            one.groups[0].exact_work
+        );
+        assert_eq!(plan, solve(&problem, &options).expect("plans"));
     }
 
     #[test]
