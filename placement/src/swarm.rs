@@ -454,7 +454,8 @@ pub fn apply_steps(
 }
 
 /// Whether every task runs where the plan says: per pool and node, the running tasks match the
-/// plan's count. Returns what differs (empty when all is as planned).
+/// plan's count, and none runs on a node the plan does not know (one that joined after the
+/// Swarm was read). Returns what differs (empty when all is as planned).
 #[must_use]
 pub fn verify(
     cl: &Cluster,
@@ -473,6 +474,16 @@ pub fn verify(
             diffs.push(format!(
                 "{}: task {} is `{}`",
                 pool.name, t.name, t.current_state
+            ));
+        }
+        // The counts below are per host of the plan: a task elsewhere would go unseen.
+        for t in ts
+            .iter()
+            .filter(|t| t.running() && !cl.hosts.iter().any(|h| h.name == t.node))
+        {
+            diffs.push(format!(
+                "{}: task {} runs on {}, a node the plan does not know",
+                pool.name, t.name, t.node
             ));
         }
         let have: Vec<usize> = cl
@@ -776,6 +787,24 @@ mod tests {
             verify(&cl, &out, &service, &tasks),
             ["web: task web.4 is `Pending 2 seconds ago`"]
         );
+    }
+
+    #[test]
+    fn a_task_on_a_node_the_cluster_does_not_have_is_reported() {
+        // A node that joined after the Swarm was read: the plan knows nothing of it, and the
+        // tasks on the plan's nodes match, so only the unknown node says the pool is not as
+        // planned (with one per node and with more).
+        for plan in [[1, 1], [2, 1]] {
+            let (cl, out, service) = planned(&["a", "b"], &plan);
+            let tasks = running(&[("a", plan[0]), ("b", plan[1]), ("z", 1)]);
+            let last = plan[0] + plan[1] + 1;
+            assert_eq!(
+                verify(&cl, &out, &service, &tasks),
+                [format!(
+                    "web: task web.{last} runs on z, a node the plan does not know"
+                )]
+            );
+        }
     }
 
     #[test]
