@@ -9,16 +9,19 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use dockopt_planner::Options;
 use dockopt_project::Planned;
 
 use crate::engine::{self, BuildSpec, VertexLine};
+use crate::manifest_files::{load, write_atomic, write_lock};
 use crate::plan_view::seconds as secs;
 use crate::progress::{Event, Sink};
+use crate::{BuildArgs, Failure, context, plan_view, progress};
 
 /// Targets in the order a depth-first walk of the plan's trie meets their ends, so that builds
 /// started together share the most.
@@ -687,4 +690,197 @@ pub(crate) fn print_commands(planned: &Planned, req: &Request<'_>, out: &mut imp
         let spec = req.spec(Some(&planned.manifest.targets[t].name), &tags, &args);
         let _ = writeln!(out, "{}", engine::shell_line(&engine::build_command(&spec)));
     }
+}
+
+/// The image a manifest's `# syntax=IMAGE` directive names (in its leading comments), if any.
+pub(crate) fn syntax_line(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.trim_start_matches('#').split_once('='))
+        .find(|(k, v)| k.trim().eq_ignore_ascii_case("syntax") && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+/// The frontend image: `--frontend`, else the manifest's `# syntax=` line, else the default.
+pub(crate) fn frontend_image(flag: Option<&str>, text: &str) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| syntax_line(text))
+        .unwrap_or_else(|| DEFAULT_FRONTEND.to_owned())
+}
+
+/// The image `scripts/frontend-image` makes.
+const DEFAULT_FRONTEND: &str = "dockopt/frontend:local";
+
+/// `dockopt build`: the variants chosen (never a stage), the request, `--print`, the checks
+/// before the engine (copy sources, the engine, the frontend image), the run, then the learned
+/// times, the lock, `--push` and the summary.
+pub(crate) fn build(args: &BuildArgs) -> Result<(), Failure> {
+    let file = args.manifest.display().to_string();
+    let planned = load(
+        &args.manifest,
+        &args.build_args,
+        Options::default(),
+        !args.no_lock,
+    )?;
+    let manifest = &planned.manifest;
+    let mut targets = build_order(&planned);
+    if !args.target.is_empty() {
+        for t in &args.target {
+            let i = planned
+                .target(t)
+                .map_err(|e| Failure::User(format!("error: {e}\n")))?;
+            if manifest.targets[i].stage {
+                let readers: Vec<&str> = (0..manifest.targets.len())
+                    .filter(|&x| manifest.stage_closure(x).contains(&i))
+                    .map(|x| manifest.targets[x].name.as_str())
+                    .collect();
+                return Err(Failure::User(format!(
+                    "error: {file}: target `{t}` is a stage (`stage: true`): it is built, untagged, by the targets that read it ({})\n",
+                    if readers.is_empty() {
+                        "none does".to_owned()
+                    } else {
+                        readers.join(", ")
+                    }
+                )));
+            }
+        }
+        targets.retain(|&t| args.target.contains(&manifest.targets[t].name));
+    }
+    let context = match &args.context {
+        Some(c) => c.clone(),
+        None => args
+            .manifest
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    let text = std::fs::read_to_string(&args.manifest).unwrap_or_default();
+    let request = Request {
+        manifest_path: &args.manifest,
+        context: &context,
+        targets,
+        prefix: args
+            .tag_prefix
+            .clone()
+            .unwrap_or_else(|| default_prefix(&args.manifest)),
+        build_args: &args.build_args,
+        labels: &args.labels,
+        no_cache: args.no_cache,
+        jobs: usize::from(args.jobs),
+        fail_fast: args.fail_fast,
+        network: args.network.as_deref(),
+        cache_from: &args.cache_from,
+        secrets: &args.secrets,
+        cache_to: &args.cache_to,
+        platform: args.platform.as_deref(),
+        builder: args.builder.as_deref(),
+        pull: args.pull,
+        frontend: frontend_image(args.frontend.as_deref(), &text),
+        use_lock: !args.no_lock,
+    };
+    if args.print {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(plan_view::text(&planned, None).as_bytes());
+        let _ = writeln!(out);
+        print_commands(&planned, &request, &mut out);
+        return Ok(());
+    }
+    // The stages the chosen variants read are built too.
+    let mut built: Vec<usize> = request
+        .targets
+        .iter()
+        .flat_map(|&t| std::iter::once(t).chain(manifest.stage_closure(t)))
+        .collect();
+    built.sort_unstable();
+    built.dedup();
+    let missing = context::missing_sources(&planned, &built, &context);
+    if !missing.is_empty() {
+        return Err(Failure::User(
+            missing.iter().map(|m| format!("error: {m}\n")).collect(),
+        ));
+    }
+    engine::check().map_err(|e| Failure::User(format!("error: {e}\n")))?;
+    // A frontend from a registry is pulled by the engine; a local name must be there already.
+    let from_registry = request
+        .frontend
+        .split_once('/')
+        .is_some_and(|(host, _)| host.contains('.') || host.contains(':') || host == "localhost");
+    if !from_registry && !engine::has_image(&request.frontend) {
+        let how = if request.frontend == DEFAULT_FRONTEND {
+            "make it with `scripts/frontend-image` in a dockopt checkout".to_owned()
+        } else {
+            format!("pull or build it, or pass `--frontend {DEFAULT_FRONTEND}`")
+        };
+        return Err(Failure::User(format!(
+            "error: the frontend image `{}` is not in the local Docker engine ({}); {how}\n",
+            request.frontend,
+            engine::client()
+        )));
+    }
+    let mut sink = progress::Sink::new(args.progress);
+    let report = run(&planned, &request, &mut sink);
+    sink.finish();
+
+    // Learned times and the lock, written whole, beside the manifest.
+    let mut measured = dockopt_project::Times::default();
+    for &(node, seconds) in &report.ran {
+        let n = &planned.trie.nodes[node];
+        if let Some(s) = n.step {
+            let key = dockopt_project::time_key(&planned.keys[s], &n.base);
+            measured.record(&key, &manifest.steps[s].label(), &n.base, seconds);
+        }
+    }
+    let mut err = std::io::stderr();
+    if !measured.entries.is_empty() {
+        let times_path = dockopt_project::times_name(&file);
+        let mut store = match std::fs::read_to_string(&times_path) {
+            Ok(t) => dockopt_project::Times::parse(&times_path, &t).0,
+            Err(_) => dockopt_project::Times::default(),
+        };
+        store.merge(&measured);
+        if let Err(e) = write_atomic(&times_path, &store.render()) {
+            let _ = writeln!(err, "warning: cannot write {times_path}: {e}");
+        }
+    }
+    if !args.no_lock {
+        write_lock(&file, &planned)?;
+    }
+    let mut failed = report
+        .outcomes
+        .values()
+        .any(|o| !matches!(o, Outcome::Built { .. }));
+    if args.push {
+        for (&t, o) in &report.outcomes {
+            if !matches!(o, Outcome::Built { .. }) {
+                continue;
+            }
+            for tag in tags_of(&planned, t, &request.prefix) {
+                match engine::push(&tag) {
+                    Ok((true, _)) => {
+                        let _ = writeln!(err, "pushed {tag}");
+                    }
+                    Ok((false, log)) => {
+                        failed = true;
+                        let _ = writeln!(err, "error: pushing {tag} failed:\n{log}");
+                    }
+                    Err(e) => {
+                        failed = true;
+                        let _ = writeln!(err, "error: cannot run {}: {e}", engine::client());
+                    }
+                }
+            }
+        }
+    }
+    if !sink.is_json() {
+        let mut out = std::io::stdout().lock();
+        let _ = out
+            .write_all(summary(&planned, &request, &report).as_bytes())
+            .and_then(|()| out.flush());
+    }
+    if failed {
+        return Err(Failure::User(String::new()));
+    }
+    Ok(())
 }

@@ -454,7 +454,8 @@ pub fn apply_steps(
 }
 
 /// Whether every task runs where the plan says: per pool and node, the running tasks match the
-/// plan's count. Returns what differs (empty when all is as planned).
+/// plan's count, and none runs on a node the plan does not know (one that joined after the
+/// Swarm was read). Returns what differs (empty when all is as planned).
 #[must_use]
 pub fn verify(
     cl: &Cluster,
@@ -473,6 +474,16 @@ pub fn verify(
             diffs.push(format!(
                 "{}: task {} is `{}`",
                 pool.name, t.name, t.current_state
+            ));
+        }
+        // The counts below are per host of the plan: a task elsewhere would go unseen.
+        for t in ts
+            .iter()
+            .filter(|t| t.running() && !cl.hosts.iter().any(|h| h.name == t.node))
+        {
+            diffs.push(format!(
+                "{}: task {} runs on {}, a node the plan does not know",
+                pool.name, t.name, t.node
             ));
         }
         let have: Vec<usize> = cl
@@ -623,6 +634,177 @@ mod tests {
             ..Options::default()
         };
         assert!(crate::solve(&again, &options).moves.is_empty());
+    }
+
+    /// One pool `web` on hosts `names`, planned `plan[h]` containers on host h.
+    fn planned(names: &[&str], plan: &[usize]) -> (Cluster, Outcome, Vec<String>) {
+        let hosts = names
+            .iter()
+            .map(|n| Host {
+                name: (*n).to_owned(),
+                capacity: [1e9, 4.0, 1e9],
+                zone: None,
+                labels: BTreeMap::new(),
+                down: false,
+            })
+            .collect();
+        let replicas = plan.iter().sum();
+        let pool = Pool {
+            name: "web".into(),
+            replicas,
+            usage: [1e6, 0.1, 0.0],
+            max_per_host: None,
+            spread_zones: false,
+        };
+        let cl = Cluster {
+            pools: vec![pool],
+            hosts,
+            current: None,
+        };
+        let host_of = plan
+            .iter()
+            .enumerate()
+            .flat_map(|(h, &n)| std::iter::repeat_n(Some(h), n))
+            .collect();
+        let out = Outcome {
+            pool_of: vec![0; replicas],
+            host_of,
+            loads: Vec::new(),
+            value: 0.0,
+            lower_bound: 0.0,
+            moves: Vec::new(),
+            min_moves: 0,
+            shortages: Vec::new(),
+            method: String::new(),
+            work: 0.0,
+        };
+        (cl, out, vec!["web".to_owned()])
+    }
+
+    /// `web`'s running tasks: `n` on each named node.
+    fn running(on: &[(&str, usize)]) -> BTreeMap<String, Vec<Task>> {
+        let mut tasks = Vec::new();
+        for &(node, n) in on {
+            for _ in 0..n {
+                tasks.push(Task {
+                    name: format!("web.{}", tasks.len() + 1),
+                    node: node.to_owned(),
+                    current_state: "Running 5 seconds ago".into(),
+                });
+            }
+        }
+        BTreeMap::from([("web".to_owned(), tasks)])
+    }
+
+    #[test]
+    fn more_than_one_per_node_is_as_planned_on_the_same_nodes_with_the_same_total() {
+        // Swarm spreads evenly among the labelled nodes: the plan's 2 + 1 may run as 1 + 2.
+        let (cl, out, service) = planned(&["a", "b"], &[2, 1]);
+        assert_eq!(counts(&cl, &out), [[2, 1]]);
+        assert!(verify(&cl, &out, &service, &running(&[("a", 2), ("b", 1)])).is_empty());
+        assert!(verify(&cl, &out, &service, &running(&[("a", 1), ("b", 2)])).is_empty());
+        // A third host the plan leaves empty changes nothing.
+        let (cl, out, service) = planned(&["a", "b", "c"], &[2, 1, 0]);
+        assert!(verify(&cl, &out, &service, &running(&[("a", 1), ("b", 2)])).is_empty());
+    }
+
+    #[test]
+    fn a_task_on_a_node_the_plan_leaves_empty_is_reported() {
+        let (cl, out, service) = planned(&["a", "b", "c"], &[2, 1, 0]);
+        assert_eq!(
+            verify(
+                &cl,
+                &out,
+                &service,
+                &running(&[("a", 1), ("b", 1), ("c", 1)])
+            ),
+            [
+                "web: 1 task(s) run on a, the plan says 2",
+                "web: 1 task(s) run on c, the plan says 0"
+            ]
+        );
+        // All of them on one of the plan's nodes: the other planned node runs none.
+        assert_eq!(
+            verify(&cl, &out, &service, &running(&[("a", 3)])),
+            [
+                "web: 3 task(s) run on a, the plan says 2",
+                "web: 0 task(s) run on b, the plan says 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_different_total_is_reported() {
+        let (cl, out, service) = planned(&["a", "b"], &[2, 1]);
+        assert_eq!(
+            verify(&cl, &out, &service, &running(&[("a", 1), ("b", 1)])),
+            ["web: 1 task(s) run on a, the plan says 2"]
+        );
+        assert_eq!(
+            verify(&cl, &out, &service, &running(&[("a", 2), ("b", 2)])),
+            ["web: 2 task(s) run on b, the plan says 1"]
+        );
+    }
+
+    #[test]
+    fn a_node_over_the_plans_largest_count_is_reported() {
+        // Same nodes, same total, but 3 on one node where the plan puts at most 2 on any.
+        let (cl, out, service) = planned(&["a", "b"], &[2, 2]);
+        assert!(verify(&cl, &out, &service, &running(&[("a", 2), ("b", 2)])).is_empty());
+        assert_eq!(
+            verify(&cl, &out, &service, &running(&[("a", 3), ("b", 1)])),
+            [
+                "web: 3 task(s) run on a, the plan says 2",
+                "web: 1 task(s) run on b, the plan says 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn with_one_per_node_the_nodes_must_be_exactly_the_plans() {
+        // The plan's largest count is 1: no freedom, a swap of nodes is a difference.
+        let (cl, out, service) = planned(&["a", "b", "c"], &[1, 1, 0]);
+        assert!(verify(&cl, &out, &service, &running(&[("a", 1), ("b", 1)])).is_empty());
+        assert_eq!(
+            verify(&cl, &out, &service, &running(&[("a", 1), ("c", 1)])),
+            [
+                "web: 0 task(s) run on b, the plan says 1",
+                "web: 1 task(s) run on c, the plan says 0"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_task_that_does_not_run_is_reported_even_when_the_counts_fit() {
+        let (cl, out, service) = planned(&["a", "b"], &[2, 1]);
+        let mut tasks = running(&[("a", 1), ("b", 2)]);
+        tasks.get_mut("web").expect("web").push(Task {
+            name: "web.4".into(),
+            node: String::new(),
+            current_state: "Pending 2 seconds ago".into(),
+        });
+        assert_eq!(
+            verify(&cl, &out, &service, &tasks),
+            ["web: task web.4 is `Pending 2 seconds ago`"]
+        );
+    }
+
+    #[test]
+    fn a_task_on_a_node_the_cluster_does_not_have_is_reported() {
+        // A node that joined after the Swarm was read: the plan knows nothing of it, and the
+        // tasks on the plan's nodes match, so only the unknown node says the pool is not as
+        // planned (with one per node and with more).
+        for plan in [[1, 1], [2, 1]] {
+            let (cl, out, service) = planned(&["a", "b"], &plan);
+            let tasks = running(&[("a", plan[0]), ("b", plan[1]), ("z", 1)]);
+            let last = plan[0] + plan[1] + 1;
+            assert_eq!(
+                verify(&cl, &out, &service, &tasks),
+                [format!(
+                    "web: task web.{last} runs on z, a node the plan does not know"
+                )]
+            );
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use dockopt_manifest::{CacheSharing, Mount};
 
+use super::Source;
 use super::lex::{self, Lookup};
-use super::{Source, StageRefs};
+use super::stages::StageRefs;
 
 /// Reads one `--mount` value. A bind of the context gets the Dockerfile's context prefix; a
 /// bind or a read of a stage records the stage in `reads`.

@@ -1,5 +1,5 @@
 use super::*;
-use dockopt_manifest::CacheSharing;
+use dockopt_manifest::{CacheSharing, Copy, Mount};
 
 fn src(name: &str, text: &str) -> Source {
     Source {
