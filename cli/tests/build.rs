@@ -284,7 +284,8 @@ fn a_missing_frontend_image_is_explained_and_print_runs_nothing() {
     let printed = text(&out.stdout);
     assert!(
         printed.contains("--target t")
-            && printed.contains("BUILDKIT_SYNTAX=dockopt/frontend:local"),
+            && printed.contains("BUILDKIT_SYNTAX=dockopt/frontend:local")
+            && printed.contains("DOCKOPT_WARN=off"),
         "{printed}"
     );
     assert!(printed.contains("--network host"), "{printed}");

@@ -268,7 +268,7 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
         other => Failure::User(other.to_string()),
     })?;
     // BuildKit 0.8 has no `Warn`: its users see the warnings with `dockopt plan`.
-    let warned = if caps.api.contains("gateway.warnings") {
+    let warned = if caps.api.contains("gateway.warnings") && opts.send_warnings() {
         send_warnings(bridge, &spec, &planned).await
     } else {
         0

@@ -165,6 +165,12 @@ impl Opts {
         self.raw.get("build-arg:DOCKOPT_LOCK").map(String::as_str) != Some("off")
     }
 
+    /// Whether to send the plan's warnings to the engine (`--build-arg DOCKOPT_WARN=off`: not;
+    /// `dockopt build` passes it, having shown the same warnings itself before building).
+    pub fn send_warnings(&self) -> bool {
+        self.raw.get("build-arg:DOCKOPT_WARN").map(String::as_str) != Some("off")
+    }
+
     /// `--platform` (the first, when several are asked for).
     pub fn platform(&self) -> Option<&str> {
         self.raw

@@ -969,4 +969,20 @@ async fn plan_warnings_are_sent_only_to_an_engine_that_takes_them() {
         .rposition(|c| *c == "Solve")
         .expect("the build's solve");
     assert!(at("ReadFile") < at("Warn") && at("Warn") < last_solve);
+
+    // `dockopt build` shows the warnings itself and asks the frontend not to send them.
+    let mut daemon = Daemon::serving(&text);
+    daemon.warnings = true;
+    let quiet = drive(
+        daemon,
+        &[
+            ("filename", FILE),
+            ("target", "git"),
+            ("build-arg:DOCKOPT_WARN", "off"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(quiet.exit, Some(0), "{}", quiet.stderr);
+    assert!(quiet.log.warns.is_empty(), "{:?}", quiet.log.calls);
 }
