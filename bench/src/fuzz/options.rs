@@ -47,6 +47,7 @@ const KEYS: &[&str] = &[
     "build-arg:DOCKOPT_TARGETS",
     "build-arg:DOCKOPT_MERGEOP",
     "build-arg:DOCKOPT_LOCK",
+    "build-arg:DOCKOPT_WARN",
     "build-arg:BUILDKIT_SYNTAX",
     "build-arg:",
     "context:app",
