@@ -260,8 +260,9 @@ struct PlanArgs {
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     method: MethodArg,
     /// Work budget of the whole plan, in work units (about one hash lookup of the exact method
-    /// each; the default is at most about a second on one core). Counted, never timed: the same
-    /// budget gives the same plan on any machine.
+    /// each; the default is at most about a second on one core; `--method exact` takes it per
+    /// independent part). Counted, never timed: the same budget gives the same plan on any
+    /// machine.
     #[arg(long, default_value_t = Options::default().effort, value_parser = parse_effort, allow_negative_numbers = true)]
     effort: f64,
     /// Write the plan's orders to the lock file beside the manifest (`MANIFEST.lock`).

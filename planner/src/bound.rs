@@ -358,7 +358,7 @@ mod tests {
                     .iter()
                     .map(|&s| problem.costs[s])
                     .sum();
-                let crossing = distinct + crate::crossing::crossing_extra(&group, &problem.costs, 1e9, &mut 0.0);
+                let crossing = distinct + crate::crossing::crossing_extra(&group, &problem.costs, 1e9, 1 << 26, &mut 0.0);
                 prop_assert!(crossing <= exact.value + tol, "crossing {} > {}", crossing, exact.value);
                 let mut bound = None;
                 let bnb = exact::prepare(&group, &prec, &problem.costs, limits, &mut 0.0)

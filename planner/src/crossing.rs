@@ -23,12 +23,22 @@ use std::collections::BTreeMap;
 /// Flow operations (an edge looked at) per work unit of the caller.
 const OPS_PER_UNIT: f64 = 4.0;
 
+/// Bytes of the flow network per crossing pair, at most (see [`crossing_extra`]).
+const NETWORK_PAIR_BYTES: usize = 96;
+
 /// What every crossing pair costs beyond one run of each step, at least (see the module
-/// comment), within `work` units (`spent` gets what was used); `costs` by step id. The better
+/// comment), within `work` units (`spent` gets what was used) and `memory` bytes of flow
+/// network (past it, the clique cover alone); `costs` by step id. The better
 /// of the LP bound and a clique cover's: in a set of pairwise crossing steps all but one run
 /// twice, so cliques of the crossing graph, disjoint, each cost all but their heaviest step
 /// (the LP gives only half of a clique).
-pub(crate) fn crossing_extra(group: &Group, costs: &[f64], work: f64, spent: &mut f64) -> f64 {
+pub(crate) fn crossing_extra(
+    group: &Group,
+    costs: &[f64],
+    work: f64,
+    memory: usize,
+    spent: &mut f64,
+) -> f64 {
     let n = group.items.len();
     let words = n.div_ceil(64).max(1);
     // Holder sets of the steps, and their summed cost per distinct set.
@@ -48,10 +58,10 @@ pub(crate) fn crossing_extra(group: &Group, costs: &[f64], work: f64, spent: &mu
     }
     let classes: Vec<(Vec<u64>, f64)> = classes.into_iter().collect();
     let k = classes.len();
-    let mut ops = (k * k * words) as f64;
+    // The clique pass and the network each test up to k² pairs.
+    let mut ops = (2 * k * k * words) as f64;
     let budget = work * OPS_PER_UNIT;
     if ops > budget {
-        *spent += budget / OPS_PER_UNIT;
         return 0.0;
     }
     let crosses = |a: &[u64], b: &[u64]| {
@@ -85,6 +95,13 @@ pub(crate) fn crossing_extra(group: &Group, costs: &[f64], work: f64, spent: &mu
         .iter()
         .map(|q| q[1..].iter().map(|&v| classes[v].1).sum::<f64>())
         .sum();
+    // The network holds every crossing pair (two edges of 16 bytes and their two places in
+    // the adjacency lists, twice that while the lists grow): past the memory budget, the cliques
+    // alone.
+    if k.saturating_mul(k).saturating_mul(NETWORK_PAIR_BYTES) > memory {
+        *spent += ops / OPS_PER_UNIT;
+        return clique_bound;
+    }
     let mut net = Network::new(2 * k + 2);
     let (source, sink) = (2 * k, 2 * k + 1);
     for (i, (set, cost)) in classes.iter().enumerate() {
@@ -244,7 +261,7 @@ mod tests {
         // Items {0, 1} hold step 0 and items {1, 2} step 1: the sets cross, so one of the two
         // steps runs twice, and the cheaper one is the least that can cost.
         let g = group(&[&[0], &[0, 1], &[1]]);
-        let extra = crossing_extra(&g, &[5.0, 3.0], 1e6, &mut 0.0);
+        let extra = crossing_extra(&g, &[5.0, 3.0], 1e6, 1 << 20, &mut 0.0);
         assert!((extra - 3.0).abs() < 1e-9, "{extra}");
     }
 
@@ -253,7 +270,7 @@ mod tests {
         let g = group(&[&[0, 1], &[0, 1], &[0, 2], &[3]]);
         // Step 1 ⊂ step 0's holders, step 2 ⊂ step 0's, steps 1 and 2 disjoint: laminar.
         assert_eq!(
-            crossing_extra(&g, &[5.0, 3.0, 4.0, 1.0], 1e6, &mut 0.0),
+            crossing_extra(&g, &[5.0, 3.0, 4.0, 1.0], 1e6, 1 << 20, &mut 0.0),
             0.0
         );
     }
@@ -263,10 +280,13 @@ mod tests {
         // Items {0, 1}, {1, 2}, {0, 2} hold steps 1, 2 and 0 twice each: every two cross, so
         // two of the three run twice (the LP alone would say 1.5).
         let g = group(&[&[0, 1], &[1, 2], &[0, 2]]);
-        let full = crossing_extra(&g, &[1.0, 1.0, 1.0], 1e6, &mut 0.0);
+        let full = crossing_extra(&g, &[1.0, 1.0, 1.0], 1e6, 1 << 20, &mut 0.0);
         assert!((full - 2.0).abs() < 1e-9, "{full}");
         // Out of work: no bound beyond the distinct steps, never more.
-        assert_eq!(crossing_extra(&g, &[1.0, 1.0, 1.0], 0.0, &mut 0.0), 0.0);
+        assert_eq!(
+            crossing_extra(&g, &[1.0, 1.0, 1.0], 0.0, 1 << 20, &mut 0.0),
+            0.0
+        );
     }
 
     #[test]
@@ -277,8 +297,11 @@ mod tests {
         let sets: Vec<&[usize]> = sets.iter().map(Vec::as_slice).collect();
         let g = group(&sets);
         let mut spent = 0.0;
-        let extra = crossing_extra(&g, &[1.0; 5], 1e6, &mut spent);
+        let extra = crossing_extra(&g, &[1.0; 5], 1e6, 1 << 20, &mut spent);
         assert!((extra - 2.5).abs() < 1e-9, "{extra}");
         assert!(spent > 0.0);
+        // Without the memory for the network, the cliques alone.
+        let cliques = crossing_extra(&g, &[1.0; 5], 1e6, 0, &mut 0.0);
+        assert!((cliques - 2.0).abs() < 1e-9, "{cliques}");
     }
 }

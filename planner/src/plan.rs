@@ -51,8 +51,10 @@ pub struct Options {
     /// candidate word while enumerating its family F, and (scaled to about the same time each)
     /// the set partition's, the local search's and the bounds' operations. Auto and the
     /// heuristic share it among all the parts left to search (smallest first, each an even
-    /// share of what is left); the exact method takes it per part. The default is at most
-    /// about a second on one core of the project's machine.
+    /// share of what is left); the exact method takes it per part, the greedy and the clique
+    /// model per group (a quarter for the subset bound; the clique model one clique per 4,000
+    /// units). A finite number ≥ 0 (0: no search at all); the default is at most about a second on one core of
+    /// the project's machine.
     pub effort: f64,
     /// Memory budget of one exact DP run (the exact method, the subset bound), in bytes: its
     /// tables are sized before they are allocated and past this the DP gives up, as it does past
@@ -148,16 +150,20 @@ fn meets(cost: f64, bound: f64) -> bool {
 /// Plans `problem`.
 ///
 /// # Errors
-/// When the problem is malformed (see [`Problem::validate`]) or `Method::Exact` meets a group
-/// larger than the effort or memory budget allows.
+/// When the problem is malformed (see [`Problem::validate`]), the effort is not a finite
+/// number ≥ 0, or `Method::Exact` meets a group larger than the effort or memory budget
+/// allows.
 pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError> {
     problem.validate()?;
+    if !(options.effort.is_finite() && options.effort >= 0.0) {
+        return Err(ProblemError::Effort(options.effort));
+    }
     let prec = Precedence::new(problem.costs.len(), &problem.after);
     let mut orders: Vec<Vec<StepId>> = vec![Vec::new(); problem.targets.len()];
     let mut groups = Vec::new();
     let split = group::split(problem);
     // The searching methods reduce every group first, so that one budget can be shared by all
-    // the parts left to search (see [`Budget`]).
+    // the parts left to search (see [`searched_parts`]).
     let searching = matches!(
         options.method,
         Method::Heuristic | Method::Exact | Method::Auto | Method::Locked
@@ -297,7 +303,11 @@ fn searched_parts(
                 .map(move |(p, (part, _))| (part.items.len(), g, p))
         })
         .collect();
-    order.sort_unstable();
+    // The exact method takes its whole effort per part: in order, so that its error names the
+    // first group it cannot take.
+    if options.method != Method::Exact {
+        order.sort_unstable();
+    }
     let mut left = options.effort;
     let mut solved = std::collections::BTreeMap::new();
     for (i, &(_, g, p)) in order.iter().enumerate() {
@@ -406,9 +416,9 @@ fn assemble(
 }
 
 /// Auto on one part: the heuristic and the cheap bounds first; the exact DP only when they
-/// leave a gap. Every phase draws on one budget of `options.effort` work units per part (and the
-/// memory budget), each capped at a share of it, so auto's work on a part never passes the
-/// effort whatever the part looks like.
+/// leave a gap. Every phase draws on the part's `effort` work units (its share of the problem's,
+/// see [`searched_parts`]) and the memory budget, each capped at a share of it, so auto's work on
+/// a part never passes its effort whatever the part looks like.
 fn auto(
     problem: &Problem,
     part: &Group,
@@ -450,9 +460,11 @@ fn auto(
         return done(method, orders, bound, work, heuristic_work);
     }
     // Crossing steps: one of each crossing pair runs twice (cheap: a flow over step classes).
+    // Its work is not reported as exact work (a plan proven by it is not the exact method's).
     let cap = left(work, effort * CROSSING_SHARE);
-    let extra = crossing::crossing_extra(part, costs, cap, &mut work);
-    bound += extra;
+    let before = work;
+    bound += crossing::crossing_extra(part, costs, cap, options.memory, &mut work);
+    heuristic_work += work - before;
     if meets(cost, bound) {
         return done(method, orders, bound, work, heuristic_work);
     }
@@ -552,7 +564,7 @@ const HEURISTIC_SHARE: f64 = 0.2;
 const LARGE_HEURISTIC_SHARE: f64 = 0.6;
 /// Auto's share for the crossing bound (at most).
 const CROSSING_SHARE: f64 = 0.05;
-/// Auto's share for the subset bound (16 items: up to 3¹⁶/2 ≈ 2e7 units, a quarter of the
+/// Auto's share for the subset bound (16 items: up to 3¹⁶/2 ≈ 2e7 units, under a third of the
 /// default budget).
 const SUBSET_SHARE: f64 = 0.25;
 /// The share the exact method leaves for the sharing bound and the deeper polish (0.2 cost
@@ -791,7 +803,7 @@ mod tests {
         assert_eq!(plan.groups.len(), 4);
         let work: f64 = plan.groups.iter().map(|g| g.exact_work).sum();
         assert!(work <= effort * 1.01, "{work} > {effort}");
-        // Alone, one group uses more than its quarter: the others' share did go to the rest.
+        // Alone, one group uses more than a quarter: so the four did not each get the whole.
         let alone = Problem {
             targets: first,
             ..problem.clone()
@@ -803,6 +815,21 @@ mod tests {
             one.groups[0].exact_work
         );
         assert_eq!(plan, solve(&problem, &options).expect("plans"));
+    }
+
+    #[test]
+    fn an_effort_that_is_not_a_finite_number_of_units_is_refused() {
+        let problem = scattered(6, 10, 3);
+        for effort in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+            let options = Options {
+                effort,
+                ..Options::default()
+            };
+            assert!(
+                matches!(solve(&problem, &options), Err(ProblemError::Effort(_))),
+                "{effort}"
+            );
+        }
     }
 
     #[test]

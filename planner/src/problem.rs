@@ -63,6 +63,9 @@ pub enum ProblemError {
         /// The steps of the cycle, each before the next, the last before the first.
         cycle: Vec<StepId>,
     },
+    /// The effort is not a finite number of work units ≥ 0.
+    #[error("the effort must be a finite number of work units, at least 0, found {0}")]
+    Effort(f64),
     /// The exact method was asked for a group larger than the effort budget allows.
     #[error(
         "a group of {targets} targets ({items} distinct step sets) is too large for the exact method within this effort"
