@@ -106,7 +106,8 @@ pub(crate) fn agglomerate(uni: &Universe) -> Hierarchy {
 /// A move changes H only on the paths from the two places it touches up to the root, so each
 /// move (and each undo) recomputes just those nodes. Work is counted in word operations: per
 /// node recomputed, its words once plus what [`Universe::hoisted`] reports, and per move tried
-/// an eighth of the nodes (the copy kept to undo it); [`OPS_PER_UNIT`] operations a unit.
+/// an eighth of the nodes (once the copy kept to undo it; charged still, so that a budget gives
+/// the plans it gave); [`OPS_PER_UNIT`] operations a unit.
 pub(crate) fn local_search(tree: &mut Hierarchy, uni: &Universe, budget: f64) -> f64 {
     let budget = budget * OPS_PER_UNIT;
     let mut ev = Incremental::new(tree, uni);
@@ -134,8 +135,8 @@ pub(crate) fn local_search(tree: &mut Hierarchy, uni: &Universe, budget: f64) ->
                     improved = true;
                 } else {
                     // Back to the old tree: the old places of the moved nodes need recomputing.
-                    let back = [undo.parent[s], undo.parent[t]];
-                    *tree = undo;
+                    let back = [undo.parent_of(s), undo.parent_of(t)];
+                    undo.apply(tree);
                     ev.refresh(tree, uni, &back);
                     ev.total = best;
                 }
@@ -245,15 +246,49 @@ impl Incremental {
     }
 }
 
+/// A node and the children it had (`None`: a leaf).
+type ChildrenWere = (usize, Option<(usize, usize)>);
+
+/// What a [`regraft`] changed, to put it back in O(1) (a copy of the tree per tried move was an
+/// eighth of the local search's time).
+struct Undo {
+    root: usize,
+    /// (node, its parent before the move) for the sibling, the reused parent, `t` and `s`.
+    parents: [(usize, Option<usize>); 4],
+    /// (node, its children before the change), in the order they were changed.
+    children: [Option<ChildrenWere>; 3],
+}
+
+impl Undo {
+    /// The parent `node` had before the move (`s` or `t`).
+    fn parent_of(&self, node: usize) -> Option<usize> {
+        self.parents
+            .iter()
+            .find(|(n, _)| *n == node)
+            .and_then(|&(_, p)| p)
+    }
+
+    /// Puts `tree` back as it was before the move.
+    fn apply(&self, tree: &mut Hierarchy) {
+        for &(node, children) in self.children.iter().rev().flatten() {
+            tree.children[node] = children;
+        }
+        for &(node, parent) in &self.parents {
+            tree.parent[node] = parent;
+        }
+        tree.root = self.root;
+    }
+}
+
 /// Moves subtree `s` to hang beside `t` (under a new parent, reusing `s`'s old parent node).
-/// Returns the tree as it was and the nodes whose subtrees changed (their ancestors changed
-/// too), or `None` when the move is impossible or changes nothing.
+/// Returns how to undo it and the nodes whose subtrees changed (their ancestors changed too),
+/// or `None` when the move is impossible or changes nothing.
 fn regraft(
     tree: &mut Hierarchy,
     s: usize,
     t: usize,
     walked: &mut f64,
-) -> Option<(Hierarchy, [Option<usize>; 2])> {
+) -> Option<(Undo, [Option<usize>; 2])> {
     let p = tree.parent[s]?;
     let (x, y) = tree.children[p]?;
     let sibling = if x == s { y } else { x };
@@ -269,17 +304,31 @@ fn regraft(
         }
         up = tree.parent[node];
     }
-    let before = tree.clone();
+    let root = tree.root;
+    let parents = [
+        (sibling, tree.parent[sibling]),
+        (p, tree.parent[p]),
+        (t, tree.parent[t]),
+        (s, tree.parent[s]),
+    ];
     // Prune: p's place goes to the sibling.
     let g = tree.parent[p];
+    let first = g.map(|g| (g, tree.children[g]));
     replace_child(tree, g, p, sibling);
     // Regraft: p becomes the parent of t and s, in t's place.
     let tp = tree.parent[t];
+    let second = tp.map(|x| (x, tree.children[x]));
     replace_child(tree, tp, t, p);
+    let third = Some((p, tree.children[p]));
     tree.children[p] = Some((t, s));
     tree.parent[t] = Some(p);
     tree.parent[s] = Some(p);
-    Some((before, [g, Some(p)]))
+    let undo = Undo {
+        root,
+        parents,
+        children: [first, second, third],
+    };
+    Some((undo, [g, Some(p)]))
 }
 
 /// In `parent` (or at the root when `None`), put `new` where `old` was.
@@ -442,6 +491,7 @@ mod tests {
                 let mut moves = 0;
                 for s in 0..nodes {
                     for t in (0..nodes).step_by(3) {
+                        let original = tree.clone();
                         let Some((undo, touched)) = regraft(&mut tree, s, t, &mut 0.0) else {
                             continue;
                         };
@@ -453,8 +503,9 @@ mod tests {
                             "seed {seed}"
                         );
                         if (s + t) % 2 == 0 {
-                            let back = [undo.parent[s], undo.parent[t]];
-                            tree = undo;
+                            let back = [undo.parent_of(s), undo.parent_of(t)];
+                            undo.apply(&mut tree);
+                            assert_eq!(tree, original, "seed {seed}: undone exactly");
                             ev.refresh(&tree, &uni, &back);
                             let want = tree.saving(&uni, &mut full);
                             assert!((ev.total - want).abs() <= 1e-6 * want.max(1.0));
