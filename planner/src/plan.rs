@@ -282,8 +282,9 @@ fn whole(
 
 /// Searches every part the reductions left, in every group, within one budget of
 /// `options.effort` units for the whole problem (the exact method: within `options.effort`
-/// per part, or an error). Parts go smallest first, each with an even share of what is left,
-/// so the work a small part does not use passes on to the larger ones. Keyed by (group, part).
+/// per part, in order, or an error). Parts go smallest first, each with an even share of what
+/// is left, so the work a small part does not use passes on to the larger ones. Keyed by
+/// (group, part).
 fn searched_parts(
     problem: &Problem,
     groups: &[Group],
