@@ -110,6 +110,7 @@ fn one(
         method,
         memory: memory.unwrap_or(defaults.memory),
         effort: effort.unwrap_or(defaults.effort),
+        ..defaults
     };
     let start = Instant::now();
     let plan = dockopt_planner::solve(&inst.problem, &options);

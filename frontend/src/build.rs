@@ -260,7 +260,11 @@ pub(crate) async fn run(bridge: &mut Bridge, opts: &Opts) -> Result<Outcome, Fai
         build_args: &build_args,
         lock: lock.as_deref(),
         times: times.as_deref(),
-        options: Options::default(),
+        // No bounds that cannot change the plan: the frontend shows none (same orders).
+        options: Options {
+            bounds: false,
+            ..Options::default()
+        },
     })
     .map_err(|e| match e {
         dockopt_project::Error::Planner(p) => Failure::Internal(p.to_string()),

@@ -60,6 +60,12 @@ pub struct Options {
     /// tables are sized before they are allocated and past this the DP gives up, as it does past
     /// the work budget.
     pub memory: usize,
+    /// Whether auto computes the lower bounds that cannot change the plan: those of parts past
+    /// the exact method's 63 items, whose orders are the heuristic's whatever the bounds say.
+    /// The orders are the same either way (such a part is charged its whole share of the
+    /// effort in both); without them, those parts' bound is the distinct-step bound. The
+    /// frontend, which shows no bound, leaves them out.
+    pub bounds: bool,
 }
 
 impl Default for Options {
@@ -71,6 +77,7 @@ impl Default for Options {
             method: Method::Auto,
             effort: 7.0e7,
             memory: 128 << 20,
+            bounds: true,
         }
     }
 }
@@ -449,16 +456,29 @@ fn auto(
     let mut heuristic_work = spent;
     let cost = group_cost(problem, part, &orders);
     let mut bound = model_distinct_bound(problem, part);
+    // Past 63 items the orders are the heuristic's whatever follows: such a part is charged
+    // its whole share, bounds or not, so that leaving the bounds out changes no later part.
+    let charged = |work: f64| if exact_fits { work } else { effort };
     let done = |method, orders, bound, work: f64, heuristic_work: f64| Solved {
         method,
         orders,
         proven: true,
         bound,
         work: work - heuristic_work,
-        spent: work,
+        spent: charged(work),
     };
     if meets(cost, bound) {
         return done(method, orders, bound, work, heuristic_work);
+    }
+    if !exact_fits && !options.bounds {
+        return Solved {
+            method,
+            orders,
+            proven: false,
+            bound,
+            work: 0.0,
+            spent: effort,
+        };
     }
     // Crossing steps: one of each crossing pair runs twice (cheap: a flow over step classes).
     // Its work is not reported as exact work (a plan proven by it is not the exact method's).
@@ -553,7 +573,7 @@ fn auto(
                 proven: false,
                 bound,
                 work: work - heuristic_work,
-                spent: work,
+                spent: charged(work),
             }
         }
     }
@@ -816,6 +836,47 @@ mod tests {
             one.groups[0].exact_work
         );
         assert_eq!(plan, solve(&problem, &options).expect("plans"));
+    }
+
+    /// Leaving out the bounds that cannot change the plan changes no order, also in the parts
+    /// searched after a part past 63 items, and only lowers the bound.
+    #[test]
+    fn the_bounds_left_out_change_no_order() {
+        // Two groups on one base each: 70 targets (past 63 items) and a small one; the large
+        // one is searched before another large one on a second base.
+        let mut problem = scattered(70, 40, 21);
+        for (k, (targets, seed)) in [(8, 22), (70, 23), (12, 24)].into_iter().enumerate() {
+            let more = scattered(targets, 40, seed);
+            problem
+                .targets
+                .extend(more.targets.into_iter().map(|t| Target {
+                    base: format!("b{k}"),
+                    ..t
+                }));
+        }
+        let mut lower = 0;
+        for effort in [1e5, 3e5, 1e6, 2e7] {
+            let with = Options {
+                effort,
+                ..Options::default()
+            };
+            let without = Options {
+                bounds: false,
+                ..with.clone()
+            };
+            let a = solve(&problem, &with).expect("plans");
+            let b = solve(&problem, &without).expect("plans");
+            assert_eq!(a.orders, b.orders, "effort {effort}");
+            assert_eq!(a.cost, b.cost);
+            assert!(b.lower_bound <= a.lower_bound + 1e-9);
+            assert!(
+                a.groups.iter().any(|g| g.targets.len() >= 64),
+                "a part past 63 items"
+            );
+            lower += usize::from(b.lower_bound < a.lower_bound - 1e-9);
+        }
+        // The bounds were left out (else this test would test nothing).
+        assert!(lower > 0);
     }
 
     #[test]
