@@ -444,14 +444,7 @@ mod tests {
                 prop_assert!(starved <= share + tol, "starved {} > {}", starved, share);
                 prop_assert!(share <= exact.value + tol, "share {} > {}", share, exact.value);
                 // Every step once, and one of each crossing pair again.
-                let distinct: f64 = group
-                    .items
-                    .iter()
-                    .flat_map(|i| i.set.iter().copied())
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .iter()
-                    .map(|&s| problem.costs[s])
-                    .sum();
+                let distinct = crate::plan::model_distinct_bound(&problem, &group);
                 let crossing = distinct + crate::crossing::crossing_extra(&group, &problem.costs, 1e9, 1 << 26, &mut 0.0);
                 prop_assert!(crossing <= exact.value + tol, "crossing {} > {}", crossing, exact.value);
                 let mut bound = None;

@@ -173,8 +173,7 @@ impl Network {
                 if used > budget {
                     break;
                 }
-                let pushed =
-                    self.augment(source, sink, f64::INFINITY, &level, &mut next, &mut used);
+                let pushed = self.augment(source, sink, &level, &mut next, &mut used);
                 if pushed <= EPS {
                     break;
                 }
@@ -188,12 +187,12 @@ impl Network {
         total
     }
 
-    /// One augmenting path's flow from `v` (at most `limit`), iteratively.
+    /// One augmenting path's flow from `source` to `sink` along rising levels (0: none left),
+    /// found iteratively.
     fn augment(
         &mut self,
         source: usize,
         sink: usize,
-        limit: f64,
         level: &[usize],
         next: &mut [usize],
         used: &mut f64,
@@ -204,7 +203,10 @@ impl Network {
         let mut v = source;
         loop {
             if v == sink {
-                let pushed = path.iter().map(|&e| self.edges[e].1).fold(limit, f64::min);
+                let pushed = path
+                    .iter()
+                    .map(|&e| self.edges[e].1)
+                    .fold(f64::INFINITY, f64::min);
                 for &e in &path {
                     self.edges[e].1 -= pushed;
                     self.edges[e ^ 1].1 += pushed;

@@ -426,6 +426,28 @@ mod tests {
         rec((1u64 << n) - 1, columns)
     }
 
+    /// Every single item (cost 20–39), then `tries` random sets of `n` items kept when they
+    /// hold two or more (8–22 per item); `sparse` draws each set as two draws ANDed.
+    fn random_columns(
+        next: &mut impl FnMut() -> u64,
+        n: usize,
+        tries: usize,
+        sparse: bool,
+    ) -> Vec<(u64, f64)> {
+        let full = (1u64 << n) - 1;
+        let mut columns: Vec<(u64, f64)> = (0..n)
+            .map(|i| (1u64 << i, 20.0 + (next() % 20) as f64))
+            .collect();
+        for _ in 0..tries {
+            let mask = if sparse { next() & next() } else { next() } & full;
+            if mask.count_ones() >= 2 {
+                let c = f64::from(mask.count_ones()) * (8.0 + (next() % 15) as f64);
+                columns.push((mask, c));
+            }
+        }
+        columns
+    }
+
     #[test]
     fn branch_and_bound_equals_brute_force_and_bounds_below() {
         let mut next = crate::testing::lcg(12345);
@@ -478,16 +500,7 @@ mod tests {
         let full = (1u64 << n) - 1;
         let mut unproven = 0;
         for case in 0..40 {
-            let mut columns: Vec<(u64, f64)> = (0..n)
-                .map(|i| (1u64 << i, 20.0 + (next() % 20) as f64))
-                .collect();
-            for _ in 0..300 {
-                let mask = next() & full;
-                if mask.count_ones() >= 2 {
-                    let c = f64::from(mask.count_ones()) * (8.0 + (next() % 15) as f64);
-                    columns.push((mask, c));
-                }
-            }
+            let columns = random_columns(&mut next, n, 300, false);
             let want = brute(n, &columns);
             let mut previous = f64::INFINITY;
             for work in [1.0, 50.0, 500.0, 1e9] {
@@ -526,19 +539,9 @@ mod tests {
     fn lazy_pricing_gives_the_full_scans_answer() {
         let mut next = crate::testing::lcg(4242);
         let n = 20;
-        let full = (1u64 << n) - 1;
         let mut cheaper = 0;
         for case in 0..30 {
-            let mut columns: Vec<(u64, f64)> = (0..n)
-                .map(|i| (1u64 << i, 20.0 + (next() % 20) as f64))
-                .collect();
-            for _ in 0..2000 {
-                let mask = next() & next() & full;
-                if mask.count_ones() >= 2 {
-                    let c = f64::from(mask.count_ones()) * (8.0 + (next() % 15) as f64);
-                    columns.push((mask, c));
-                }
-            }
+            let columns = random_columns(&mut next, n, 2000, true);
             for search in [false, true] {
                 let (mut lazy_work, mut full_work) = (0.0, 0.0);
                 let lazy = solve_pricing(

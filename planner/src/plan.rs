@@ -599,7 +599,7 @@ const POLISH_SHARE: f64 = 0.05;
 const DEEPER_SHARE: f64 = 0.25;
 
 /// The model's distinct-step bound of a group: every reorderable step once, every item's tails.
-fn model_distinct_bound(problem: &Problem, group: &Group) -> f64 {
+pub(crate) fn model_distinct_bound(problem: &Problem, group: &Group) -> f64 {
     let steps: std::collections::BTreeSet<StepId> = group
         .items
         .iter()
