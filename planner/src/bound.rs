@@ -120,6 +120,11 @@ pub(crate) fn share_bound(
         }
     }
     let empty = vec![0u64; words];
+    let others_of = |k: usize| {
+        let mut others = all.clone();
+        others[k / 64] &= !(1 << (k % 64));
+        others
+    };
     // Items whose search looks smallest first (fewest steps shared with another item, a
     // search's size grows with them), each with all the work left: as many items as possible
     // finish. An item out of work or memory takes its relaxed saving at the root instead, a
@@ -145,24 +150,21 @@ pub(crate) fn share_bound(
         if left <= 0.0 {
             break;
         }
-        let mut others = all.clone();
-        others[k / 64] &= !(1 << (k % 64));
         state.memo.clear();
         state.work = 0.0;
         state.budget = left;
-        saving[k] = state.best(k, &empty, &others, 0);
+        saving[k] = state.best(k, &empty, &others_of(k), 0);
         left = (left - state.work).max(0.0);
     }
+    // The relaxed savings need no memo: its memory goes now.
     state.memo = PrefixMemo::new(words);
     let mut total = 0.0;
     for (k, item) in group.items.iter().enumerate() {
         let saved = match saving[k] {
             Some(s) => s,
             None => {
-                let mut others = all.clone();
-                others[k / 64] &= !(1 << (k % 64));
                 state.work = 0.0;
-                let s = state.relaxed(k, &empty, &others);
+                let s = state.relaxed(k, &empty, &others_of(k));
                 left -= state.work;
                 s
             }
