@@ -35,9 +35,8 @@ pub(crate) fn dockerfile(
     let target = &manifest.targets[t];
     let mut out = String::new();
     // Stages in an order where each comes after the stages it reads.
-    let mut stages = manifest.stage_closure(t);
-    stages.sort_by_key(|&s| manifest.stage_closure(s).len());
-    for s in stages {
+    let stages = manifest.stages_in_order(&[t]);
+    for s in stages.into_iter().filter(|&s| s != t) {
         let st = &manifest.targets[s];
         let _ = writeln!(
             out,

@@ -1,6 +1,6 @@
 //! Plan → ops: one op per trie node, its input the node's parent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use dockopt_manifest::{Action, CacheSharing, Manifest, Mount, RunCommand, Step};
 use dockopt_planner::{Plan, Trie};
@@ -170,14 +170,24 @@ pub fn build(
         context: None,
         merged_into,
         groups,
+        stage_index: manifest
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect(),
     };
-    // Trie order; a node that reads a stage emits the stage's path first.
-    for (i, node) in trie.nodes.iter().enumerate() {
-        if let Some(only) = &wanted
-            && !node.targets.iter().any(|t| only.contains(t))
-        {
-            continue;
-        }
+    // Trie order; a node that reads a stage emits the stage's path first. Each node is emitted
+    // after what it needs (see `Emitter::order`), so `emit` finds its inputs done and never
+    // recurses deeply, whatever the length of a stage chain or of a target's order.
+    let roots: Vec<usize> = (0..trie.nodes.len())
+        .filter(|&i| {
+            wanted
+                .as_ref()
+                .is_none_or(|only| trie.nodes[i].targets.iter().any(|t| only.contains(t)))
+        })
+        .collect();
+    for i in e.order(&roots) {
         e.emit(i)?;
     }
     let leaves = trie.leaf_of.iter().map(|&n| e.nodes[n].clone()).collect();
@@ -203,9 +213,73 @@ struct Emitter<'a> {
     merged_into: Vec<Option<usize>>,
     /// Per last node of a squashed layer, the layer's nodes in order.
     groups: BTreeMap<usize, Vec<usize>>,
+    /// Target index by name (a stage's readers name it).
+    stage_index: HashMap<&'a str, usize>,
 }
 
 impl Emitter<'_> {
+    /// The nodes `emit` needs done before node `i`, in the order it would emit them itself:
+    /// its parent, then the paths of the stages its step reads (for a squashed layer's last
+    /// node: the layer's parent and the stages its command mounts; for a node inside a
+    /// layer: the layer's last node).
+    fn needs(&self, i: usize) -> Vec<usize> {
+        if let Some(last) = self.merged_into[i] {
+            return vec![last];
+        }
+        let (parent, step) = match self.groups.get(&i) {
+            Some(group) => {
+                let first = &self.trie.nodes[group[0]];
+                (first.parent, first.step)
+            }
+            None => (self.trie.nodes[i].parent, self.trie.nodes[i].step),
+        };
+        let stages = step
+            .map(|s| self.manifest.steps[s].stages())
+            .unwrap_or_default();
+        parent
+            .into_iter()
+            .chain(
+                stages
+                    .into_iter()
+                    .filter_map(|name| self.stage_index.get(name))
+                    .map(|&t| self.trie.leaf_of[t]),
+            )
+            .collect()
+    }
+
+    /// Every node reachable from `roots` through [`Emitter::needs`], each after what it needs:
+    /// a depth-first post-order (an explicit stack), which is the order in which recursive
+    /// calls to `emit` from `roots` in turn would emit them. A need met again while on the
+    /// stack (a stage cycle, which the manifest rejects) is skipped here and reported by
+    /// `emit`.
+    fn order(&self, roots: &[usize]) -> Vec<usize> {
+        // 0: not seen, 1: on the stack, 2: placed.
+        let mut state = vec![0u8; self.trie.nodes.len()];
+        let mut order = Vec::new();
+        for &root in roots {
+            if state[root] != 0 {
+                continue;
+            }
+            state[root] = 1;
+            let mut stack: Vec<(usize, Vec<usize>, usize)> = vec![(root, self.needs(root), 0)];
+            while let Some((node, needs, next)) = stack.last_mut() {
+                if let Some(&n) = needs.get(*next) {
+                    *next += 1;
+                    if state[n] == 0 {
+                        state[n] = 1;
+                        let more = self.needs(n);
+                        stack.push((n, more, 0));
+                    }
+                } else {
+                    state[*node] = 2;
+                    order.push(*node);
+                    stack.pop();
+                }
+            }
+        }
+        order
+    }
+
     /// The output of trie node `i`, emitting it (and what it needs) first if not yet done.
     fn emit(&mut self, i: usize) -> Result<Output, LlbError> {
         if let Some(out) = &self.nodes[i] {
@@ -359,11 +433,9 @@ impl Emitter<'_> {
 
     /// The final filesystem of the target named `name` (a stage), emitted if not yet done.
     fn stage(&mut self, name: &str) -> Result<Output, LlbError> {
-        let t = self
-            .manifest
-            .targets
-            .iter()
-            .position(|t| t.name == name)
+        let t = *self
+            .stage_index
+            .get(name)
             .ok_or_else(|| LlbError::UnknownStage(name.to_owned()))?;
         let leaf = self.trie.leaf_of[t];
         self.emit(leaf)

@@ -398,24 +398,69 @@ impl Manifest {
     /// once, sorted; `t` itself is not included.
     #[must_use]
     pub fn stage_closure(&self, t: usize) -> Vec<usize> {
-        let mut seen = vec![false; self.targets.len()];
-        let mut stack = vec![t];
-        while let Some(x) = stack.pop() {
-            let Some(target) = self.targets.get(x) else {
-                continue;
+        let mut out = self.stages_in_order(&[t]);
+        out.retain(|&x| x != t);
+        out.sort_unstable();
+        out
+    }
+
+    /// Every target that `roots` read as a stage, directly or through other stages, each once
+    /// and after every stage it reads itself: a depth-first post-order from each root in turn,
+    /// reads in step order (an explicit stack: any length of stage chain). A root is included
+    /// only where some search reads it. On a cycle (which the manifest rejects) a stage comes
+    /// before one it reads.
+    #[must_use]
+    pub fn stages_in_order(&self, roots: &[usize]) -> Vec<usize> {
+        let index: std::collections::HashMap<&str, usize> = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        let reads = |t: usize| -> Vec<usize> {
+            let mut out: Vec<usize> = Vec::new();
+            let Some(target) = self.targets.get(t) else {
+                return out;
             };
             for &s in target.steps.iter().chain(&target.finally) {
-                for name in self.steps[s].stages() {
-                    if let Some(i) = self.targets.iter().position(|y| y.name == name)
-                        && !std::mem::replace(&mut seen[i], true)
+                for name in self.steps.get(s).map(Step::stages).unwrap_or_default() {
+                    if let Some(&i) = index.get(name)
+                        && !out.contains(&i)
                     {
-                        stack.push(i);
+                        out.push(i);
                     }
                 }
             }
+            out
+        };
+        // 0: not seen, 1: on the stack, 2: placed.
+        let mut state = vec![0u8; self.targets.len()];
+        let mut read = vec![false; self.targets.len()];
+        let mut order = Vec::new();
+        for &root in roots {
+            if state.get(root) != Some(&0) {
+                continue;
+            }
+            state[root] = 1;
+            let mut stack: Vec<(usize, Vec<usize>, usize)> = vec![(root, reads(root), 0)];
+            while let Some((t, needs, next)) = stack.last_mut() {
+                if let Some(&n) = needs.get(*next) {
+                    *next += 1;
+                    read[n] = true;
+                    if state[n] == 0 {
+                        state[n] = 1;
+                        let more = reads(n);
+                        stack.push((n, more, 0));
+                    }
+                } else {
+                    state[*t] = 2;
+                    order.push(*t);
+                    stack.pop();
+                }
+            }
         }
-        seen[t] = false;
-        (0..self.targets.len()).filter(|&i| seen[i]).collect()
+        order.retain(|&t| read[t]);
+        order
     }
 
     /// The index of the target named `name` (`--target`), or a message naming the file with

@@ -3,6 +3,7 @@
 
 use dockopt_manifest::{Action, Manifest, Mount, RunCommand, Step};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// Hex digits kept of the hash (64 bits: collisions among a manifest's steps are not a concern).
 const KEY_LEN: usize = 16;
@@ -27,46 +28,33 @@ fn finish(h: Sha256) -> String {
 /// `from:` it, a bind mount of it) keys the stage by its content: its base, the keys of its
 /// steps (a set: the plan orders them) and of its `finally` steps (in order). So a renamed
 /// stage keeps its readers' keys, and two stages with different content never give one key.
+///
+/// Stages are keyed in dependency order ([`Manifest::stages_in_order`]), without recursion, so a
+/// chain of stages of any length keys every link by content.
 #[must_use]
 pub fn step_keys(manifest: &Manifest) -> Vec<String> {
-    let mut memo: Vec<Option<String>> = vec![None; manifest.steps.len()];
-    let mut stages: Vec<Option<String>> = vec![None; manifest.targets.len()];
-    (0..manifest.steps.len())
-        .map(|s| key_of(manifest, s, &mut memo, &mut stages, 0))
-        .collect()
-}
-
-/// How deep stage reads may nest before a (rejected by the manifest) cycle is assumed.
-const MAX_DEPTH: usize = 256;
-
-fn key_of(
-    m: &Manifest,
-    s: usize,
-    memo: &mut Vec<Option<String>>,
-    stages: &mut Vec<Option<String>>,
-    depth: usize,
-) -> String {
-    if let Some(k) = &memo[s] {
-        return k.clone();
-    }
-    let step = &m.steps[s];
-    let key = step_key_with(step, &mut |name| {
-        let Some(t) = m.targets.iter().position(|t| t.name == name) else {
-            return format!("missing:{name}");
-        };
-        if let Some(k) = &stages[t] {
-            return k.clone();
-        }
-        if depth > MAX_DEPTH {
-            return format!("cycle:{name}");
-        }
+    let m = manifest;
+    let index: HashMap<&str, usize> = m
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect();
+    let mut stages: Vec<Option<String>> = vec![None; m.targets.len()];
+    let mut keys: Vec<Option<String>> = vec![None; m.steps.len()];
+    let all: Vec<usize> = (0..m.targets.len()).collect();
+    for t in m.stages_in_order(&all) {
         let target = &m.targets[t];
-        let mut set: Vec<String> = target
-            .steps
-            .iter()
-            .map(|&x| key_of(m, x, memo, stages, depth + 1))
-            .collect();
+        let key = |s: usize, keys: &mut Vec<Option<String>>| -> String {
+            keys[s]
+                .get_or_insert_with(|| {
+                    step_key_with(&m.steps[s], &mut |n| stage_name(n, &index, &stages))
+                })
+                .clone()
+        };
+        let mut set: Vec<String> = target.steps.iter().map(|&x| key(x, &mut keys)).collect();
         set.sort();
+        let finally: Vec<String> = target.finally.iter().map(|&x| key(x, &mut keys)).collect();
         let mut h = Sha256::new();
         field(&mut h, "stage");
         field(&mut h, &target.base);
@@ -74,16 +62,27 @@ fn key_of(
         for k in &set {
             field(&mut h, k);
         }
-        field(&mut h, &target.finally.len().to_string());
-        for &x in &target.finally {
-            field(&mut h, &key_of(m, x, memo, stages, depth + 1));
+        field(&mut h, &finally.len().to_string());
+        for k in &finally {
+            field(&mut h, k);
         }
-        let k = finish(h);
-        stages[t] = Some(k.clone());
-        k
-    });
-    memo[s] = Some(key.clone());
-    key
+        stages[t] = Some(finish(h));
+    }
+    keys.into_iter()
+        .enumerate()
+        .map(|(s, k)| {
+            k.unwrap_or_else(|| step_key_with(&m.steps[s], &mut |n| stage_name(n, &index, &stages)))
+        })
+        .collect()
+}
+
+/// A stage's identity in a reader's key: its content key once known; a name no target has, or
+/// a stage on a cycle (both rejected by the manifest's checks), by name.
+fn stage_name(name: &str, index: &HashMap<&str, usize>, stages: &[Option<String>]) -> String {
+    match index.get(name) {
+        None => format!("missing:{name}"),
+        Some(&t) => stages[t].clone().unwrap_or_else(|| format!("cycle:{name}")),
+    }
 }
 
 /// The key of a step that reads no stage: the same for two steps exactly when the manifest
@@ -253,6 +252,50 @@ mod tests {
         let image = text.replace("from: b,", "from: 'b:latest',");
         let m = manifest(&image);
         assert!(!step_keys(&m).contains(&k));
+    }
+
+    /// A chain of `n` stages, each copying from the one before, read by a target `t`. Link `i`
+    /// (0 is the one with `first_run`) is named `l{n-1-i}`, so the far end sorts first and a
+    /// walk from the first step that reads a stage goes down the whole chain.
+    fn chain(n: usize, first_run: &str) -> String {
+        let name = |i: usize| format!("l{:04}", n - 1 - i);
+        let mut text = String::from("version: 1\ndefaults: {from: busybox}\ntargets:\n");
+        text.push_str(&format!(
+            "  t: {{steps: [{{copy: {{from: {}, src: [/o], dest: /o}}}}]}}\n",
+            name(n - 1)
+        ));
+        for i in 1..n {
+            text.push_str(&format!(
+                "  {}: {{stage: true, steps: [{{copy: {{from: {}, src: [/o], dest: /o}}}}, {{run: echo {i}}}]}}\n",
+                name(i),
+                name(i - 1)
+            ));
+        }
+        text.push_str(&format!(
+            "  {}: {{stage: true, steps: [{{run: {first_run}}}]}}\n",
+            name(0)
+        ));
+        text
+    }
+
+    #[test]
+    fn a_long_stage_chain_is_keyed_by_content_at_every_link() {
+        // 600 links: past any depth a recursive walk would stop at (the old one stopped at 256
+        // and keyed the rest by name, so a change at the far end did not reach `t`).
+        let a = manifest(&chain(600, "make"));
+        let b = manifest(&chain(600, "make all"));
+        let (ka, kb) = (step_keys(&a), step_keys(&b));
+        assert_eq!(ka.len(), kb.len());
+        // Only the first stage's run differs, yet every copy's key changes: `t`'s first.
+        let t = a.target("t").expect("t").steps[0];
+        assert_ne!(ka[t], kb[t]);
+        let differ = ka.iter().zip(&kb).filter(|(x, y)| x != y).count();
+        assert_eq!(differ, 600 + 1, "599 copies, t's copy and s0's run");
+        // Every copy reads different content: no two keys alike.
+        let mut sorted = ka.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ka.len());
     }
 
     #[test]
