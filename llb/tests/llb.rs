@@ -536,3 +536,57 @@ fn squash_merges_own_runs_of_one_context_and_leaves_shared_ops_alone() {
     assert_eq!(plain_def.def.len(), def.def.len() + 1);
     assert_eq!(plain_def.def[..2], def.def[..2], "base and p unchanged");
 }
+
+/// A chain of stages, each copying from the one before (the far end listed first, so emitting
+/// the reader walks down the whole chain), and one long target order: both are emitted without
+/// deep recursion (a 2,000-link chain once overflowed a test thread's stack), every link once.
+#[test]
+fn a_long_stage_chain_and_a_long_order_are_emitted_without_deep_recursion() {
+    let n = 2000;
+    let name = |i: usize| format!("l{:04}", n - 1 - i);
+    let mut text = String::from("version: 1\nlayers: 0\ndefaults: {from: busybox}\ntargets:\n");
+    text.push_str(&format!(
+        "  t: {{steps: [{{copy: {{from: {}, src: [/o], dest: /o}}}}]}}\n",
+        name(n - 1)
+    ));
+    for i in 1..n {
+        text.push_str(&format!(
+            "  {}: {{stage: true, steps: [{{copy: {{from: {}, src: [/o], dest: /o}}}}, {{run: echo {i}}}]}}\n",
+            name(i),
+            name(i - 1)
+        ));
+    }
+    text.push_str(&format!(
+        "  {}: {{stage: true, steps: [{{run: make}}]}}\n",
+        name(0)
+    ));
+    text.push_str("  long: {steps: [");
+    text.push_str(
+        &(0..3000)
+            .map(|i| format!("{{run: echo long {i}}}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    text.push_str("]}\n");
+    let m = dockopt_manifest::parse("m.yaml", &text, &BTreeMap::new()).expect("valid");
+    let plan = dockopt_planner::solve(&m.problem(), &Options::default()).expect("plan");
+    let mut bases = BTreeMap::new();
+    bases.insert(
+        "docker.io/library/busybox:latest".to_owned(),
+        BaseConfig::unresolved("docker.io/library/busybox:latest"),
+    );
+    let t = m.target_index("t").expect("t");
+    let only_t = BuildOptions {
+        targets: Some(vec![t]),
+        ..BuildOptions::default()
+    };
+    let built = build(&m, &plan, &bases, &only_t).expect("builds");
+    // t's graph: the base, 2n - 1 steps of the chain, t's copy, the terminal.
+    let def = built
+        .graph
+        .definition(built.leaves[t].as_ref().expect("t emitted"));
+    assert_eq!(def.def.len(), 1 + (2 * n - 1) + 1 + 1);
+    let all = build(&m, &plan, &bases, &BuildOptions::default()).expect("builds");
+    let trie = Trie::build(&m.problem(), &plan.orders);
+    assert_eq!(all.graph.len(), trie.nodes.len());
+}
