@@ -5,11 +5,17 @@
 
 use std::collections::BTreeMap;
 
+use fixedbitset::FixedBitSet;
+
 use super::{Key, Variant, key, order};
 
 /// The `after` pairs (earlier step id, later step id) with the reason and the lines of the first
 /// Dockerfile that needed each. Step ids index `step_names`; `ids` maps a step's identity to its
 /// id.
+///
+/// On bit sets, so that many or long Dockerfiles (a chain of stages, each repeating its
+/// parent's steps) stay fast: what a step must precede is closed transitively one row at a
+/// time, and the final check reads each step's reach in the union once per Dockerfile step.
 ///
 /// # Errors
 /// A Dockerfile that runs a step before one the union orders after it, one
@@ -21,72 +27,79 @@ pub(super) fn infer(
     step_names: &[String],
 ) -> Result<BTreeMap<(usize, usize), String>, Vec<String>> {
     let mut after: BTreeMap<(usize, usize), String> = BTreeMap::new();
-    let mut errors = Vec::new();
-    for v in variants {
+    // Each step's id, once per Dockerfile (a key is a clone of the step's action and context).
+    let vids: Vec<Vec<usize>> = variants
+        .iter()
+        .map(|v| v.steps.iter().map(|s| ids[&key(s)]).collect())
+        .collect();
+    for (v, vid) in variants.iter().zip(&vids) {
         let n = v.steps.len();
-        let mut need = vec![vec![None::<String>; n]; n];
+        // succ[i]: the later steps that must follow step i directly; `needed`, the same pairs
+        // with their reasons, in the order they are written (by the later step, then the
+        // earlier).
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut needed: Vec<(usize, usize, String)> = Vec::new();
         for j in 0..n {
             for i in 0..j {
-                need[i][j] = order::must_follow(&v.steps[i].facts, &v.steps[j].facts);
-            }
-        }
-        // reach[i][j]: j must follow i, directly or through steps between them.
-        let mut reach = vec![vec![false; n]; n];
-        for j in 0..n {
-            for i in (0..j).rev() {
-                reach[i][j] =
-                    need[i][j].is_some() || (i + 1..j).any(|k| reach[i][k] && reach[k][j]);
-            }
-        }
-        for j in 0..n {
-            for i in 0..j {
-                let Some(why) = &need[i][j] else { continue };
-                // Implied through some k between them: not written.
-                if (i + 1..j).any(|k| reach[i][k] && reach[k][j]) {
-                    continue;
+                if let Some(reason) = order::must_follow(&v.steps[i].facts, &v.steps[j].facts) {
+                    succ[i].push(j);
+                    needed.push((i, j, reason));
                 }
-                let (a, b) = (ids[&key(&v.steps[i])], ids[&key(&v.steps[j])]);
-                after.entry((a, b)).or_insert_with(|| {
-                    format!(
-                        "{why} ({}:{} after line {})",
-                        v.file, v.steps[j].line, v.steps[i].line
-                    )
-                });
             }
+        }
+        // below[i]: every step that must follow i, directly or through steps between them;
+        // implied[i]: those that some other step following i directly already brings along.
+        let mut below: Vec<FixedBitSet> = vec![FixedBitSet::with_capacity(n); n];
+        let mut implied: Vec<FixedBitSet> = vec![FixedBitSet::with_capacity(n); n];
+        for i in (0..n).rev() {
+            let (done, rest) = below.split_at_mut(i + 1);
+            let (row, implied_row) = (&mut done[i], &mut implied[i]);
+            for &k in &succ[i] {
+                let reach_k = &rest[k - i - 1];
+                row.insert(k);
+                row.union_with(reach_k);
+                implied_row.union_with(reach_k);
+            }
+        }
+        for (i, j, reason) in needed {
+            // Implied through some step between them: not written.
+            if implied[i].contains(j) {
+                continue;
+            }
+            after.entry((vid[i], vid[j])).or_insert_with(|| {
+                format!(
+                    "{reason} ({}:{} after line {})",
+                    v.file, v.steps[j].line, v.steps[i].line
+                )
+            });
         }
     }
-    // Every Dockerfile's own order must still be possible.
+    // Every Dockerfile's own order must still be possible: no step reaches, in the union of
+    // the pairs, a step its Dockerfile runs before it (a step reaches itself).
     let n = step_names.len();
     let mut succ = vec![Vec::new(); n];
     for &(a, b) in after.keys() {
         succ[a].push(b);
     }
-    let reaches = |from: usize, to: usize| {
-        let mut seen = vec![false; n];
-        let mut stack = vec![from];
-        while let Some(x) = stack.pop() {
-            if x == to {
-                return true;
-            }
-            for &y in &succ[x] {
-                if !std::mem::replace(&mut seen[y], true) {
-                    stack.push(y);
+    let mut reach: Vec<Option<FixedBitSet>> = vec![None; n];
+    let mut errors = Vec::new();
+    for (v, vid) in variants.iter().zip(&vids) {
+        let mut earlier = FixedBitSet::with_capacity(n);
+        for j in 0..vid.len() {
+            let b = vid[j];
+            let from_b = reach[b].get_or_insert_with(|| reachable(&succ, b));
+            if !from_b.is_disjoint(&earlier) {
+                for i in 0..j {
+                    let a = vid[i];
+                    if from_b.contains(a) {
+                        errors.push(format!(
+                            "{}:{}: `{}` runs before `{}` (line {}) here, but another Dockerfile needs it after; make the Dockerfiles agree, or import with --keep-order",
+                            v.file, v.steps[i].line, step_names[a], step_names[b], v.steps[j].line
+                        ));
+                    }
                 }
             }
-        }
-        false
-    };
-    for v in variants {
-        for j in 0..v.steps.len() {
-            for i in 0..j {
-                let (a, b) = (ids[&key(&v.steps[i])], ids[&key(&v.steps[j])]);
-                if reaches(b, a) {
-                    errors.push(format!(
-                        "{}:{}: `{}` runs before `{}` (line {}) here, but another Dockerfile needs it after; make the Dockerfiles agree, or import with --keep-order",
-                        v.file, v.steps[i].line, step_names[a], step_names[b], v.steps[j].line
-                    ));
-                }
-            }
+            earlier.insert(b);
         }
     }
     if errors.is_empty() {
@@ -94,4 +107,19 @@ pub(super) fn infer(
     } else {
         Err(errors)
     }
+}
+
+/// The steps `from` reaches through `succ`, itself included.
+fn reachable(succ: &[Vec<usize>], from: usize) -> FixedBitSet {
+    let mut seen = FixedBitSet::with_capacity(succ.len());
+    seen.insert(from);
+    let mut stack = vec![from];
+    while let Some(x) = stack.pop() {
+        for &y in &succ[x] {
+            if !seen.put(y) {
+                stack.push(y);
+            }
+        }
+    }
+    seen
 }

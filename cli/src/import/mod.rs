@@ -99,6 +99,8 @@ struct Variant {
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
+    /// Offsets at which the text's lines after the first start (one per newline).
+    newlines: Vec<usize>,
     errors: Vec<String>,
     notes: Vec<String>,
     /// A context file's contents and mode (path relative to the manifest's folder), when it is
@@ -109,11 +111,10 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The 1-based line of a byte offset (the newlines before it, plus one).
     fn line(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())]
-            .bytes()
-            .filter(|&b| b == b'\n')
-            .count()
+        self.newlines
+            .partition_point(|&n| n < offset.min(self.text.len()))
             + 1
     }
     fn error(&mut self, offset: usize, message: impl std::fmt::Display) {
@@ -164,6 +165,12 @@ pub(crate) fn import(
         let mut ctx = Ctx {
             file: &s.file,
             text: &s.text,
+            newlines: s
+                .text
+                .bytes()
+                .enumerate()
+                .filter_map(|(i, b)| (b == b'\n').then_some(i))
+                .collect(),
             errors: Vec::new(),
             notes: Vec::new(),
             contents: &mut *contents,
@@ -243,13 +250,23 @@ pub(crate) fn import(
         }
     }
 
-    // As written: every distinct prefix docker build would run.
-    let mut prefixes = BTreeSet::new();
+    // As written: every distinct prefix docker build would run, as the nodes of a trie (a
+    // node per (parent node, step), the base as the parent of the first step).
+    let mut prefixes: BTreeMap<(usize, &str), usize> = BTreeMap::new();
+    let mut roots: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut nodes = 0usize;
     for v in &variants {
-        let mut path = vec![v.from.clone()];
+        let mut node = *roots.entry(v.from.as_str()).or_insert_with(|| {
+            nodes += 1;
+            nodes
+        });
         for s in &v.steps {
-            path.push(s.written_key.clone());
-            prefixes.insert(path.clone());
+            node = *prefixes
+                .entry((node, s.written_key.as_str()))
+                .or_insert_with(|| {
+                    nodes += 1;
+                    nodes
+                });
         }
     }
 
