@@ -42,8 +42,17 @@ pub fn step_keys(manifest: &Manifest) -> Vec<String> {
         .collect();
     let mut stages: Vec<Option<String>> = vec![None; m.targets.len()];
     let mut keys: Vec<Option<String>> = vec![None; m.steps.len()];
+    // Every target keyed as a stage (a step no target lists may still read one), each after
+    // the stages it reads: those some target reads in order, then the rest (they read only
+    // the former).
     let all: Vec<usize> = (0..m.targets.len()).collect();
-    for t in m.stages_in_order(&all) {
+    let mut order = m.stages_in_order(&all);
+    let mut placed = vec![false; all.len()];
+    for &t in &order {
+        placed[t] = true;
+    }
+    order.extend(all.iter().copied().filter(|&t| !placed[t]));
+    for t in order {
         let target = &m.targets[t];
         let key = |s: usize, keys: &mut Vec<Option<String>>| -> String {
             keys[s]
@@ -296,6 +305,30 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), ka.len());
+    }
+
+    #[test]
+    fn a_step_no_target_lists_keys_its_stage_by_content_too() {
+        let text = "version: 1\ndefaults: {from: busybox}\nsteps:\n  spare: {copy: {from: b, src: [/o], dest: /o}}\ntargets:\n  b: {stage: true, steps: [{run: make}]}\n  t: {steps: [{run: true}]}\n";
+        let spare = |text: &str| {
+            let m = manifest(text);
+            let s = m
+                .steps
+                .iter()
+                .position(|s| s.name.as_deref() == Some("spare"))
+                .expect("spare");
+            step_keys(&m)[s].clone()
+        };
+        let k = spare(text);
+        assert_eq!(
+            k,
+            spare(
+                &text
+                    .replace("  b: {stage", "  c: {stage")
+                    .replace("from: b,", "from: c,")
+            )
+        );
+        assert_ne!(k, spare(&text.replace("run: make", "run: make all")));
     }
 
     #[test]
