@@ -217,7 +217,7 @@ pub fn solve(problem: &Problem, options: &Options) -> Result<Plan, ProblemError>
         groups.push(report(problem, group, &solved, &orders));
     }
     let cost = cost_of(problem, &orders);
-    let mut lower_bound: f64 = groups.iter().map(|g| g.lower_bound).sum();
+    let mut lower_bound: f64 = groups.iter().map(|g| g.lower_bound).fold(0.0, |a, c| a + c);
     let mut optimal = groups.iter().all(|g| g.optimal);
     // Tails of different groups can meet in one trie node; then the per-group proofs do not add up.
     if lower_bound > cost + 1e-9 * cost.abs().max(1.0) {

@@ -131,7 +131,7 @@ impl Problem {
             .iter()
             .flat_map(|t| t.steps.iter().chain(&t.tail))
             .map(|&s| self.costs[s])
-            .sum()
+            .fold(0.0, |a, c| a + c)
     }
 
     /// Every distinct step of a base runs at least once on that base.

@@ -81,7 +81,8 @@ impl Trie {
             .iter()
             .filter_map(|n| n.step)
             .map(|s| costs[s])
-            .sum()
+            // From +0: `sum` starts at −0, which a plan of no steps printed as "-0 s".
+            .fold(0.0, |a, c| a + c)
     }
 
     /// Number of step nodes (roots excluded): the number of steps that really run.

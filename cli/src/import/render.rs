@@ -142,7 +142,16 @@ pub(super) fn manifest(
         );
     }
     let _ = writeln!(y, "version: 1");
-    let _ = writeln!(y, "steps:");
+    // A Dockerfile of config only (FROM, then CMD, LABEL, …) has no step: an empty mapping.
+    let _ = writeln!(
+        y,
+        "{}",
+        if steps.is_empty() {
+            "steps: {}"
+        } else {
+            "steps:"
+        }
+    );
     let mut preds: BTreeMap<usize, Vec<(usize, &String)>> = BTreeMap::new();
     for ((a, b), why) in after {
         preds.entry(*b).or_default().push((*a, why));

@@ -326,3 +326,21 @@ fn from_scratch_is_refused() {
     let e = run(&[src("s", "FROM scratch\nCOPY x /x\n")], false).expect_err("refused");
     assert!(e[0].starts_with("s/Dockerfile:1: FROM scratch"), "{e:?}");
 }
+
+#[test]
+fn a_dockerfile_of_config_only_imports_to_a_manifest_that_plans() {
+    // FROM and image config, no RUN or COPY: `steps:` was written empty, which the manifest
+    // reads as no mapping at all.
+    let out = run(
+        &[src("c", "FROM debian:bookworm\nLABEL a=b\nCMD [\"sh\"]\n")],
+        false,
+    )
+    .expect("imports");
+    assert!(out.yaml.contains("steps: {}"), "{}", out.yaml);
+    let planned = plan(&out.yaml);
+    assert_eq!(out.as_written_runs, 0);
+    // No step: a cost of +0 (a sum from −0 was printed "-0 s").
+    assert!(planned.plan.cost == 0.0 && planned.plan.cost.is_sign_positive());
+    assert!(planned.plan.no_sharing_cost.is_sign_positive());
+    assert!(planned.plan.lower_bound.is_sign_positive());
+}
