@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random Dockerfiles through `dockopt import`: 1-3 per case, each in its own folder, built from
-instructions import takes (and, now and then, ones it refuses), some cut short or with a stray
-byte. A case fails when import panics, is killed, or takes over 20 s; its folder is kept as
+instructions import takes (one in twenty from those it refuses); about 6 % of lines are mutated
+(cut short, a stray byte, doubled), few enough that a fifth of the cases import. A case fails when import panics, is killed, or takes over 20 s; its folder is kept as
 bad-SEED-CASE under the work folder.
 
 Usage: scripts/fuzz-import.py SEED CASES [WORKDIR]   (after `cargo build --release -p dockopt`)
