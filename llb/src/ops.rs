@@ -247,37 +247,12 @@ impl Emitter<'_> {
             .collect()
     }
 
-    /// Every node reachable from `roots` through [`Emitter::needs`], each after what it needs:
-    /// a depth-first post-order (an explicit stack), which is the order in which recursive
-    /// calls to `emit` from `roots` in turn would emit them. A need met again while on the
-    /// stack (a stage cycle, which the manifest rejects) is skipped here and reported by
-    /// `emit`.
+    /// Every node reachable from `roots` through [`Emitter::needs`], each after what it needs,
+    /// in the order recursive calls to `emit` from `roots` in turn would emit them
+    /// ([`dockopt_planner::post_order`]). A need that closes a stage cycle (which the manifest
+    /// rejects) comes after its reader here and is reported by `emit`.
     fn order(&self, roots: &[usize]) -> Vec<usize> {
-        // 0: not seen, 1: on the stack, 2: placed.
-        let mut state = vec![0u8; self.trie.nodes.len()];
-        let mut order = Vec::new();
-        for &root in roots {
-            if state[root] != 0 {
-                continue;
-            }
-            state[root] = 1;
-            let mut stack: Vec<(usize, Vec<usize>, usize)> = vec![(root, self.needs(root), 0)];
-            while let Some((node, needs, next)) = stack.last_mut() {
-                if let Some(&n) = needs.get(*next) {
-                    *next += 1;
-                    if state[n] == 0 {
-                        state[n] = 1;
-                        let more = self.needs(n);
-                        stack.push((n, more, 0));
-                    }
-                } else {
-                    state[*node] = 2;
-                    order.push(*node);
-                    stack.pop();
-                }
-            }
-        }
-        order
+        dockopt_planner::post_order(self.trie.nodes.len(), roots, |i| self.needs(i))
     }
 
     /// The output of trie node `i`, emitting it (and what it needs) first if not yet done.

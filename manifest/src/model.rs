@@ -405,19 +405,34 @@ impl Manifest {
     }
 
     /// Every target that `roots` read as a stage, directly or through other stages, each once
-    /// and after every stage it reads itself: a depth-first post-order from each root in turn,
-    /// reads in step order (an explicit stack: any length of stage chain). A root is included
-    /// only where some search reads it. On a cycle (which the manifest rejects) a stage comes
-    /// before one it reads.
+    /// and after every stage it reads itself (reads in step order; any length of stage chain).
+    /// A root is included only where some search reads it. On a cycle (which the manifest
+    /// rejects) a stage comes before one it reads.
     #[must_use]
     pub fn stages_in_order(&self, roots: &[usize]) -> Vec<usize> {
+        let mut read = vec![false; self.targets.len()];
+        let mut order = self.in_read_order(roots, |t| read[t] = true);
+        order.retain(|&t| read[t]);
+        order
+    }
+
+    /// Every target, each after the stages it reads (see [`Manifest::stages_in_order`]).
+    #[must_use]
+    pub fn targets_in_read_order(&self) -> Vec<usize> {
+        let all: Vec<usize> = (0..self.targets.len()).collect();
+        self.in_read_order(&all, |_| {})
+    }
+
+    /// The post-order of [`dockopt_planner::post_order`] over stage reads from `roots`;
+    /// `on_read` sees each target a placed one reads.
+    fn in_read_order(&self, roots: &[usize], mut on_read: impl FnMut(usize)) -> Vec<usize> {
         let index: std::collections::HashMap<&str, usize> = self
             .targets
             .iter()
             .enumerate()
             .map(|(i, t)| (t.name.as_str(), i))
             .collect();
-        let reads = |t: usize| -> Vec<usize> {
+        dockopt_planner::post_order(self.targets.len(), roots, |t| {
             let mut out: Vec<usize> = Vec::new();
             let Some(target) = self.targets.get(t) else {
                 return out;
@@ -427,40 +442,13 @@ impl Manifest {
                     if let Some(&i) = index.get(name)
                         && !out.contains(&i)
                     {
+                        on_read(i);
                         out.push(i);
                     }
                 }
             }
             out
-        };
-        // 0: not seen, 1: on the stack, 2: placed.
-        let mut state = vec![0u8; self.targets.len()];
-        let mut read = vec![false; self.targets.len()];
-        let mut order = Vec::new();
-        for &root in roots {
-            if state.get(root) != Some(&0) {
-                continue;
-            }
-            state[root] = 1;
-            let mut stack: Vec<(usize, Vec<usize>, usize)> = vec![(root, reads(root), 0)];
-            while let Some((t, needs, next)) = stack.last_mut() {
-                if let Some(&n) = needs.get(*next) {
-                    *next += 1;
-                    read[n] = true;
-                    if state[n] == 0 {
-                        state[n] = 1;
-                        let more = reads(n);
-                        stack.push((n, more, 0));
-                    }
-                } else {
-                    state[*t] = 2;
-                    order.push(*t);
-                    stack.pop();
-                }
-            }
-        }
-        order.retain(|&t| read[t]);
-        order
+        })
     }
 
     /// The index of the target named `name` (`--target`), or a message naming the file with

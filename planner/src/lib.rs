@@ -24,6 +24,7 @@ mod hierarchy;
 mod locked;
 mod partition;
 mod plan;
+mod post_order;
 mod precedence;
 mod problem;
 mod reduce;
@@ -34,5 +35,6 @@ mod universe;
 
 pub use locked::{Extended, solve_keeping};
 pub use plan::{GroupReport, Method, Options, Plan, solve};
+pub use post_order::post_order;
 pub use problem::{Problem, ProblemError, StepId, Target};
 pub use trie::{Trie, TrieNode};

@@ -29,8 +29,8 @@ fn finish(h: Sha256) -> String {
 /// steps (a set: the plan orders them) and of its `finally` steps (in order). So a renamed
 /// stage keeps its readers' keys, and two stages with different content never give one key.
 ///
-/// Stages are keyed in dependency order ([`Manifest::stages_in_order`]), without recursion, so a
-/// chain of stages of any length keys every link by content.
+/// Stages are keyed in dependency order ([`Manifest::targets_in_read_order`]), without
+/// recursion, so a chain of stages of any length keys every link by content.
 #[must_use]
 pub fn step_keys(manifest: &Manifest) -> Vec<String> {
     let m = manifest;
@@ -43,27 +43,17 @@ pub fn step_keys(manifest: &Manifest) -> Vec<String> {
     let mut stages: Vec<Option<String>> = vec![None; m.targets.len()];
     let mut keys: Vec<Option<String>> = vec![None; m.steps.len()];
     // Every target keyed as a stage (a step no target lists may still read one), each after
-    // the stages it reads: those some target reads in order, then the rest (they read only
-    // the former).
-    let all: Vec<usize> = (0..m.targets.len()).collect();
-    let mut order = m.stages_in_order(&all);
-    let mut placed = vec![false; all.len()];
-    for &t in &order {
-        placed[t] = true;
-    }
-    order.extend(all.iter().copied().filter(|&t| !placed[t]));
-    for t in order {
+    // the stages it reads.
+    for t in m.targets_in_read_order() {
         let target = &m.targets[t];
-        let key = |s: usize, keys: &mut Vec<Option<String>>| -> String {
+        let mut key = |s: usize| -> String {
             keys[s]
-                .get_or_insert_with(|| {
-                    step_key_with(&m.steps[s], &mut |n| stage_name(n, &index, &stages))
-                })
+                .get_or_insert_with(|| key_of(m, s, &index, &stages))
                 .clone()
         };
-        let mut set: Vec<String> = target.steps.iter().map(|&x| key(x, &mut keys)).collect();
+        let mut set: Vec<String> = target.steps.iter().map(|&x| key(x)).collect();
         set.sort();
-        let finally: Vec<String> = target.finally.iter().map(|&x| key(x, &mut keys)).collect();
+        let finally: Vec<String> = target.finally.iter().map(|&x| key(x)).collect();
         let mut h = Sha256::new();
         field(&mut h, "stage");
         field(&mut h, &target.base);
@@ -79,10 +69,18 @@ pub fn step_keys(manifest: &Manifest) -> Vec<String> {
     }
     keys.into_iter()
         .enumerate()
-        .map(|(s, k)| {
-            k.unwrap_or_else(|| step_key_with(&m.steps[s], &mut |n| stage_name(n, &index, &stages)))
-        })
+        .map(|(s, k)| k.unwrap_or_else(|| key_of(m, s, &index, &stages)))
         .collect()
+}
+
+/// Step `s`'s key, the stages it reads keyed as far as `stages` knows them.
+fn key_of(
+    m: &Manifest,
+    s: usize,
+    index: &HashMap<&str, usize>,
+    stages: &[Option<String>],
+) -> String {
+    step_key_with(&m.steps[s], &mut |n| stage_name(n, index, stages))
 }
 
 /// A stage's identity in a reader's key: its content key once known; a name no target has, or
