@@ -53,8 +53,8 @@ pub struct Options {
     /// heuristic share it among all the parts left to search (smallest first, each an even
     /// share of what is left); the exact method takes it per part, the greedy and the clique
     /// model per group (a quarter for the subset bound; the clique model one clique per 4,000
-    /// units). A finite number ≥ 0 (0: no search at all); the default is at most about a second on one core of
-    /// the project's machine.
+    /// units). A finite number ≥ 0 (0: no search at all); the default is at most about a
+    /// second on one core of the project's machine.
     pub effort: f64,
     /// Memory budget of one exact DP run (the exact method, the subset bound), in bytes: its
     /// tables are sized before they are allocated and past this the DP gives up, as it does past
